@@ -1,0 +1,146 @@
+//! Registration, login and bad tokens (contract §2).
+
+use cucumber::{given, then, when};
+
+use super::expect_status;
+use crate::acceptance::tokens::{TokenKind, mint};
+use crate::acceptance::world::{GoldenWorld, Outcome, User};
+use crate::client::RawRequest;
+
+#[given(expr = "a new user {string} has registered and logged in")]
+async fn registered_and_logged_in(w: &mut GoldenWorld, name: String) {
+    w.ensure_logged_in(&name).await;
+}
+
+#[when(expr = "a visitor registers as {string} with a valid email and password")]
+async fn registers(w: &mut GoldenWorld, name: String) {
+    let user = User::fresh(&name);
+    let registered = w
+        .client()
+        .register(&user.email, &user.password, &user.display_name)
+        .await
+        .unwrap_or_else(|e| panic!("registering {name:?} failed: {e}"));
+    w.last = Some(Outcome::Answered {
+        endpoint: "register".into(),
+        status: 201,
+        code: None,
+        message: Some(registered.user_id.clone()),
+    });
+    w.users.insert(
+        name,
+        User {
+            user_id: Some(registered.user_id),
+            ..user
+        },
+    );
+}
+
+#[then("the registration is accepted with status 201 and returns a user id")]
+async fn registration_accepted(w: &mut GoldenWorld) {
+    expect_status(w, 201, None);
+    let Some(Outcome::Answered { message: Some(id), .. }) = &w.last else {
+        panic!("the registration returned no user id");
+    };
+    assert!(!id.is_empty(), "the registration returned an empty user id");
+}
+
+#[when(expr = "{string} logs in with the right password")]
+async fn logs_in(w: &mut GoldenWorld, name: String) {
+    let user = w.user(&name).clone();
+    let session = w
+        .client()
+        .login(&user.email, &user.password)
+        .await
+        .unwrap_or_else(|e| panic!("{name:?} could not log in: {e}"));
+    w.users.get_mut(&name).expect("registered above").session = Some(session);
+}
+
+#[then(expr = "{string} receives a bearer token that expires in {int} seconds")]
+async fn token_expires_in(w: &mut GoldenWorld, name: String, seconds: i64) {
+    let user = w.user(&name).clone();
+    let path = w.config().paths.login.as_str().to_owned();
+    let raw = w
+        .client()
+        .send(RawRequest::post(path).json(serde_json::json!({
+            w.config().fields.email.as_str(): user.email,
+            "password": user.password,
+        })))
+        .await
+        .unwrap_or_else(|e| panic!("logging {name:?} in failed: {e}"));
+    let json = raw.json.unwrap_or_default();
+    let fields = &w.config().fields;
+    assert!(
+        json.get(&fields.access_token).and_then(|t| t.as_str()).is_some_and(|t| !t.is_empty()),
+        "the login answer has no {:?}: {}",
+        fields.access_token,
+        raw.body
+    );
+    let kind = json.get("token_type").and_then(|t| t.as_str()).unwrap_or_default();
+    assert!(kind.eq_ignore_ascii_case("bearer"), "token_type is {kind:?}, expected \"bearer\"");
+    let expires = json.get("expires_in").and_then(serde_json::Value::as_i64);
+    assert_eq!(expires, Some(seconds), "expires_in is {expires:?}, expected {seconds}");
+}
+
+#[when(expr = "a visitor tries to register again with {string}'s email")]
+async fn registers_again(w: &mut GoldenWorld, name: String) {
+    let user = w.user(&name).clone();
+    let result = w.client().register(&user.email, "another-password", "Someone Else").await;
+    w.record_result(result, "register", 201);
+}
+
+#[when(regex = r"^a visitor tries to register with (an email without an at sign|a password of 7 characters|no display name)$")]
+async fn registers_invalid(w: &mut GoldenWorld, problem: String) {
+    let user = User::fresh("visitor");
+    let email_key = w.config().fields.email.clone();
+    let mut body = serde_json::json!({
+        email_key.as_str(): user.email,
+        "password": user.password,
+        "display_name": user.display_name,
+    });
+    match problem.as_str() {
+        "an email without an at sign" => body[email_key.as_str()] = "no-at-sign.example.com".into(),
+        "a password of 7 characters" => body["password"] = "1234567".into(),
+        _ => {
+            body.as_object_mut().expect("an object").remove("display_name");
+        }
+    }
+    let path = w.config().paths.register.as_str().to_owned();
+    let result = w.client().send(RawRequest::post(path).json(body)).await;
+    w.record(result, "POST register");
+}
+
+#[when(expr = "{string} tries to log in with a wrong password")]
+async fn wrong_password(w: &mut GoldenWorld, name: String) {
+    let email = w.user(&name).email.clone();
+    let result = w.client().login(&email, "not-the-password").await;
+    w.record_result(result, "login", 200);
+}
+
+#[when(regex = r#"^"([^"]+)" tries to list her threads with (.+)$"#)]
+async fn list_threads_with(w: &mut GoldenWorld, name: String, token: String) {
+    let kind = TokenKind::from_words(&token).unwrap_or_else(|| panic!("unknown kind of token: {token:?}"));
+    let user_id = w.user(&name).user_id.clone().unwrap_or_default();
+    let token = mint(kind, &user_id, w.jwt_secret().as_deref()).unwrap_or_else(|e| panic!("{e}"));
+    let path = w.config().paths.threads.as_str().to_owned();
+    let mut request = RawRequest::get(path);
+    if let Some(token) = token {
+        request = request.bearer(token);
+    }
+    let result = w.client().send(request).await;
+    w.record(result, "GET threads");
+}
+
+#[then(expr = "the request is refused with status {int} and error code {string}")]
+async fn refused_with_code(w: &mut GoldenWorld, status: u16, code: String) {
+    expect_status(w, status, Some(&code));
+}
+
+#[then(expr = "the request is refused with status {int}")]
+async fn refused(w: &mut GoldenWorld, status: u16) {
+    expect_status(w, status, None);
+}
+
+#[then(expr = "the response status is {int}")]
+async fn response_status(w: &mut GoldenWorld, status: u16) {
+    expect_status(w, status, None);
+}

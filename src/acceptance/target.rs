@@ -1,0 +1,162 @@
+//! The stack a scenario talks to: one that goldenpath started (a container it can
+//! restart and read logs from) or one that was already running at a base URL.
+//!
+//! The current base URL is cached in a `watch` channel: reading it is free (the load
+//! mode reads it on every step), and only a restart looks the mapped port up again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::provision::{ManagedStack, ProvisionError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+    #[error(
+        "this step needs a stack that goldenpath started itself (it {0}); the run targets {1}, \
+         which goldenpath cannot control: leave out --base-url, or exclude the scenario with --tags"
+    )]
+    NotManaged(&'static str, String),
+    #[error("the stack at {url} did not come back healthy with a new boot id within {timeout:?}: {last}")]
+    NoComeback {
+        url: String,
+        timeout: Duration,
+        last: String,
+    },
+}
+
+enum Kind {
+    Managed(ManagedStack),
+    External,
+}
+
+/// A stack under test. Cheap to share (`Arc<StackTarget>`).
+pub struct StackTarget {
+    kind: Kind,
+    url: watch::Sender<String>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for StackTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackTarget")
+            .field("url", &*self.url.borrow())
+            .field("managed", &matches!(self.kind, Kind::Managed(_)))
+            .finish()
+    }
+}
+
+impl StackTarget {
+    pub async fn managed(stack: ManagedStack) -> Result<Arc<Self>, TargetError> {
+        let url = stack.base_url().await?;
+        Ok(Arc::new(Self {
+            kind: Kind::Managed(stack),
+            url: watch::Sender::new(url),
+            http: reqwest::Client::new(),
+        }))
+    }
+
+    pub fn external(base_url: &str) -> Arc<Self> {
+        Arc::new(Self {
+            kind: Kind::External,
+            url: watch::Sender::new(base_url.trim_end_matches('/').to_owned()),
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// The base URL as last looked up.
+    pub fn base_url(&self) -> String {
+        self.url.borrow().clone()
+    }
+
+    /// Follow base-URL changes (after a restart the mapped port can change).
+    pub fn subscribe(&self) -> watch::Receiver<String> {
+        self.url.subscribe()
+    }
+
+    pub fn is_managed(&self) -> bool {
+        matches!(self.kind, Kind::Managed(_))
+    }
+
+    pub fn managed_stack(&self) -> Option<&ManagedStack> {
+        match &self.kind {
+            Kind::Managed(stack) => Some(stack),
+            Kind::External => None,
+        }
+    }
+
+    /// Wait until the stack answers `/health` healthy with a boot id other than
+    /// `old_boot_id`, looking the mapped port up again while it does.
+    pub async fn wait_for_new_boot(
+        &self,
+        old_boot_id: &str,
+        timeout: Duration,
+    ) -> Result<String, TargetError> {
+        let url = match &self.kind {
+            Kind::Managed(stack) => stack.wait_for_new_boot(old_boot_id, timeout).await?,
+            Kind::External => self.poll_external(old_boot_id, timeout).await?,
+        };
+        self.url.send_replace(url.clone());
+        Ok(url)
+    }
+
+    async fn poll_external(&self, old_boot_id: &str, timeout: Duration) -> Result<String, TargetError> {
+        let url = self.base_url();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last = "no answer yet".to_owned();
+        while tokio::time::Instant::now() < deadline {
+            match self.http.get(format!("{url}/health")).timeout(Duration::from_secs(2)).send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                    let boot = body.get("boot_id").and_then(|b| b.as_str()).unwrap_or("");
+                    if status.is_success() && !boot.is_empty() && boot != old_boot_id {
+                        return Ok(url);
+                    }
+                    last = format!("GET /health answered {status} with boot id {boot:?}");
+                }
+                Err(e) => last = format!("GET /health failed: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(TargetError::NoComeback { url, timeout, last })
+    }
+
+    /// Stop and start the container through the engine, then wait for a new boot.
+    pub async fn restart_by_engine(&self) -> Result<String, TargetError> {
+        match &self.kind {
+            Kind::Managed(stack) => {
+                let url = stack.restart_by_engine().await?;
+                self.url.send_replace(url.clone());
+                Ok(url)
+            }
+            Kind::External => Err(TargetError::NotManaged(
+                "stops and starts the container through the engine",
+                self.base_url(),
+            )),
+        }
+    }
+
+    /// The tail of the stack's log, when goldenpath can read it.
+    pub async fn logs_tail(&self, lines: usize) -> Option<String> {
+        match &self.kind {
+            Kind::Managed(stack) => stack.logs_tail(lines).await.ok(),
+            Kind::External => None,
+        }
+    }
+
+    /// Remove the container, its volume and network. A no-op for an external stack.
+    pub async fn shutdown(self: Arc<Self>) -> Result<(), TargetError> {
+        match Arc::try_unwrap(self) {
+            Ok(StackTarget {
+                kind: Kind::Managed(stack),
+                ..
+            }) => Ok(stack.shutdown().await?),
+            // Still shared (or external): dropping the last reference removes it.
+            _ => Ok(()),
+        }
+    }
+}

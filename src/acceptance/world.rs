@@ -1,0 +1,558 @@
+//! `GoldenWorld`: the state of one scenario (or one virtual user of a load run), and
+//! the journey functions that step definitions share.
+//!
+//! Steps stay thin: they parse their Gherkin text and call a method here; every call
+//! to the stack goes through [`StackClient`]. A failed expectation panics with a
+//! message a person can act on (cucumber reports panics as step failures).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake::Fake as _;
+use fake::faker::name::en::FirstName;
+
+use super::context::RunContext;
+use super::target::StackTarget;
+use crate::client::{
+    AgentEventSocket, ClientError, DashboardSocket, ExecuteRequest, RawResponse, Route, RunEvents,
+    RunStarted, Session, SocketAuth, SocketPath, StackClient,
+};
+use crate::config::Config;
+use crate::load::vu::{EventSample, LedgerCheck};
+
+/// Who a scenario's name ("Alice") stands for on the stack.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+    pub user_id: Option<String>,
+    pub session: Option<Session>,
+}
+
+impl User {
+    /// A fresh identity: a fake display name and a unique address.
+    pub fn fresh(name: &str) -> Self {
+        let first: String = FirstName().fake();
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            email: format!("{}-{}@example.com", name.to_lowercase().replace(' ', "-"), &unique[..12]),
+            password: format!("pw-{}", &unique[12..24]),
+            display_name: format!("{name} {first}"),
+            user_id: None,
+            session: None,
+        }
+    }
+}
+
+/// A message the stack acknowledged: it must be there when the thread is read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledged {
+    pub role: String,
+    pub content: String,
+}
+
+/// An agent run a scenario started.
+#[derive(Debug, Clone)]
+pub struct RunTrack {
+    pub user: String,
+    pub started: RunStarted,
+    pub requested_at: Instant,
+    pub events: Option<RunEvents>,
+}
+
+/// The answer to the last request a scenario *tried* (steps worded "tries to").
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Answered { endpoint: String, status: u16, code: Option<String>, message: Option<String> },
+    Failed(String),
+}
+
+/// Whether this World is a scenario of an acceptance run or a virtual user of a load
+/// run. Steps that act on the whole stack (restarts) are left to the load profile for
+/// virtual users: a thousand users must not restart the backend a thousand times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Scenario,
+    VirtualUser,
+}
+
+#[derive(cucumber::World)]
+#[world(init = Self::unbound)]
+pub struct GoldenWorld {
+    pub(crate) mode: Mode,
+    ctx: Option<Arc<RunContext>>,
+    stack: Option<Arc<StackTarget>>,
+    own_stack: bool,
+    client: Option<StackClient>,
+    pub(crate) users: BTreeMap<String, User>,
+    /// Each user's open agent-events socket.
+    pub(crate) sockets: BTreeMap<String, AgentEventSocket>,
+    /// A socket opened by a step that examines the socket itself.
+    pub(crate) probe: Option<AgentEventSocket>,
+    pub(crate) last: Option<Outcome>,
+    pub(crate) last_socket_error: Option<ClientError>,
+    /// "The thread": (owner, thread id).
+    pub(crate) thread: Option<(String, String)>,
+    pub(crate) run: Option<RunTrack>,
+    /// Acknowledged messages by thread id, in the order they were acknowledged.
+    pub(crate) ledger: BTreeMap<String, (String, Vec<Acknowledged>)>,
+    pub(crate) dashboard: Option<DashboardSocket>,
+    pub(crate) dashboards: Vec<DashboardSocket>,
+    pub(crate) boot_before: Option<String>,
+    pub(crate) boot_ids: Vec<String>,
+    pub(crate) document: Option<serde_json::Value>,
+    pub(crate) docs_html: Option<String>,
+    pub(crate) samples: Vec<EventSample>,
+    pub(crate) misdelivered: u64,
+}
+
+impl std::fmt::Debug for GoldenWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoldenWorld")
+            .field("stack", &self.stack.as_ref().map(|s| s.base_url()))
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("thread", &self.thread)
+            .field("run", &self.run.as_ref().map(|r| &r.started))
+            .field("last", &self.last)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GoldenWorld {
+    fn unbound() -> Self {
+        Self {
+            mode: Mode::Scenario,
+            ctx: None,
+            stack: None,
+            own_stack: false,
+            client: None,
+            users: BTreeMap::new(),
+            sockets: BTreeMap::new(),
+            probe: None,
+            last: None,
+            last_socket_error: None,
+            thread: None,
+            run: None,
+            ledger: BTreeMap::new(),
+            dashboard: None,
+            dashboards: Vec::new(),
+            boot_before: None,
+            boot_ids: Vec::new(),
+            document: None,
+            docs_html: None,
+            samples: Vec::new(),
+            misdelivered: 0,
+        }
+    }
+
+    /// Bind a fresh World to the run: the shared stack, or a stack of its own.
+    pub async fn bind(&mut self, ctx: Arc<RunContext>, own_stack: bool) {
+        let stack = if own_stack {
+            match &ctx.factory {
+                Some(factory) => match factory.start().await {
+                    Ok(stack) => stack,
+                    Err(e) => panic!("starting a stack for this scenario failed: {e}"),
+                },
+                // Against a running stack there is only that one.
+                None => ctx.shared.clone(),
+            }
+        } else {
+            ctx.shared.clone()
+        };
+        self.own_stack = own_stack && ctx.factory.is_some();
+        self.stack = Some(stack);
+        self.ctx = Some(ctx);
+    }
+
+    /// A virtual user of a load run, bound to the run's stack.
+    pub fn virtual_user(ctx: Arc<RunContext>) -> Self {
+        let mut world = Self::unbound();
+        world.mode = Mode::VirtualUser;
+        world.stack = Some(ctx.shared.clone());
+        world.ctx = Some(ctx);
+        world
+    }
+
+    /// Close sockets and remove the scenario's own stack.
+    pub async fn release(&mut self) {
+        for (_, socket) in std::mem::take(&mut self.sockets) {
+            socket.close().await;
+        }
+        if let Some(probe) = self.probe.take() {
+            probe.close().await;
+        }
+        if let Some(dashboard) = self.dashboard.take() {
+            dashboard.close().await;
+        }
+        for dashboard in std::mem::take(&mut self.dashboards) {
+            dashboard.close().await;
+        }
+        if self.own_stack {
+            self.own_stack = false;
+            if let Some(stack) = self.stack.take()
+                && let Err(e) = stack.shutdown().await
+            {
+                tracing::warn!("removing a scenario's stack: {e}");
+            }
+        }
+    }
+
+    pub fn stack(&self) -> Option<&StackTarget> {
+        self.stack.as_deref()
+    }
+
+    fn ctx(&self) -> &RunContext {
+        self.ctx
+            .as_deref()
+            .expect("the World is bound to a run before any step runs")
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.ctx().config
+    }
+
+    pub fn timeouts(&self) -> &crate::config::Timeouts {
+        &self.config().timeouts
+    }
+
+    pub fn jwt_secret(&self) -> Option<String> {
+        self.ctx().jwt_secret()
+    }
+
+    fn target(&self) -> &StackTarget {
+        self.stack
+            .as_deref()
+            .expect("the World is bound to a stack before any step runs")
+    }
+
+    /// The client for the stack's current base URL (it changes after a restart).
+    pub fn client(&mut self) -> StackClient {
+        let url = self.target().base_url();
+        if let Some(client) = &self.client
+            && client.base_url() == url
+        {
+            return client.clone();
+        }
+        let client = StackClient::new(&url, self.ctx().config.clone())
+            .unwrap_or_else(|e| panic!("cannot build a client for {url}: {e}"));
+        self.client = Some(client.clone());
+        client
+    }
+
+    // ---- users ----------------------------------------------------------------------
+
+    pub fn user(&self, name: &str) -> &User {
+        self.users
+            .get(name)
+            .unwrap_or_else(|| panic!("no user called {name:?} in this scenario: register them in a Given step first"))
+    }
+
+    pub fn session(&self, name: &str) -> Session {
+        self.user(name)
+            .session
+            .clone()
+            .unwrap_or_else(|| panic!("{name:?} has not logged in"))
+    }
+
+    /// Register and log in `name`, once: a virtual user keeps its session across
+    /// iterations.
+    pub async fn ensure_logged_in(&mut self, name: &str) {
+        if self.users.get(name).is_some_and(|u| u.session.is_some()) {
+            return;
+        }
+        let mut user = self.users.remove(name).unwrap_or_else(|| User::fresh(name));
+        let client = self.client();
+        let registered = client
+            .register(&user.email, &user.password, &user.display_name)
+            .await
+            .unwrap_or_else(|e| panic!("registering {name:?} failed: {e}"));
+        let session = client
+            .login(&user.email, &user.password)
+            .await
+            .unwrap_or_else(|e| panic!("logging {name:?} in failed: {e}"));
+        user.user_id = Some(registered.user_id);
+        user.session = Some(session);
+        self.users.insert(name.to_owned(), user);
+    }
+
+    // ---- the agent-events socket -------------------------------------------------------
+
+    /// Open `name`'s agent-events socket unless it is open already (a virtual user keeps
+    /// it across iterations; a failed socket is dropped and opened again).
+    pub async fn ensure_socket(&mut self, name: &str, path: SocketPath) {
+        if self.sockets.contains_key(name) {
+            return;
+        }
+        let socket = self
+            .open_socket(name, SocketAuth::Subprotocol, path)
+            .await
+            .unwrap_or_else(|e| panic!("opening {name:?}'s agent-events socket failed: {e}"));
+        self.sockets.insert(name.to_owned(), socket);
+    }
+
+    pub async fn open_socket(
+        &mut self,
+        name: &str,
+        auth: SocketAuth,
+        path: SocketPath,
+    ) -> Result<AgentEventSocket, ClientError> {
+        let session = self.session(name);
+        self.client().agent_events(&session, auth, path).await
+    }
+
+    /// Drop `name`'s socket and open a new one (after a restart).
+    pub async fn reconnect(&mut self, name: &str) {
+        if let Some(old) = self.sockets.remove(name) {
+            old.close().await;
+        }
+        self.ensure_socket(name, SocketPath::Primary).await;
+    }
+
+    // ---- agent runs ------------------------------------------------------------------
+
+    /// Execute the agent as `name`; panics when the stack does not accept the run.
+    pub async fn execute(&mut self, name: &str, request: ExecuteRequest, route: Route) {
+        let session = self.session(name);
+        let requested_at = Instant::now();
+        let started = self
+            .client()
+            .execute_agent(&session, &request, route)
+            .await
+            .unwrap_or_else(|e| panic!("{name:?} could not start the agent: {e}"));
+        self.acknowledge(name, &started.thread_id, "user", &request.message);
+        self.thread = Some((name.to_owned(), started.thread_id.clone()));
+        self.last = Some(Outcome::Answered {
+            endpoint: "execute".to_owned(),
+            status: 202,
+            code: None,
+            message: Some(started.status.clone()),
+        });
+        self.run = Some(RunTrack {
+            user: name.to_owned(),
+            started,
+            requested_at,
+            events: None,
+        });
+    }
+
+    /// Execute the agent as `name`, recording the answer whatever it is.
+    pub async fn try_execute(&mut self, name: &str, request: ExecuteRequest) {
+        let session = self.session(name);
+        let outcome = self
+            .client()
+            .execute_agent(&session, &request, Route::V2)
+            .await;
+        self.last = Some(match outcome {
+            Ok(started) => Outcome::Answered {
+                endpoint: "execute".to_owned(),
+                status: 202,
+                code: None,
+                message: Some(started.status),
+            },
+            Err(e) => outcome_of_error(e),
+        });
+    }
+
+    pub fn current_run(&self) -> &RunTrack {
+        self.run
+            .as_ref()
+            .expect("no agent run was started in this scenario")
+    }
+
+    /// Wait for the current run's five events on its owner's socket.
+    pub async fn receive_run_events(&mut self, name: &str) {
+        let run_id = self.current_run().started.run_id.clone();
+        let requested_at = self.current_run().requested_at;
+        let timeout = self.timeouts().events;
+        let Some(socket) = self.sockets.get_mut(name) else {
+            panic!("{name:?} has no agent-events socket open");
+        };
+        match socket.collect_run(&run_id, timeout).await {
+            Ok(events) => {
+                for event in &events.events {
+                    self.samples.push(EventSample {
+                        event: event.kind.name.clone(),
+                        requested_at,
+                        received_at: event.received_at,
+                    });
+                }
+                if let Some(run) = &mut self.run {
+                    run.events = Some(events);
+                }
+            }
+            Err(incomplete) => {
+                self.misdelivered += incomplete.other_runs_ignored as u64;
+                // The socket may be dead: a virtual user opens a new one next time.
+                self.sockets.remove(name);
+                panic!("{incomplete}");
+            }
+        }
+    }
+
+    pub fn run_events(&self) -> &RunEvents {
+        self.current_run()
+            .events
+            .as_ref()
+            .expect("the run's events have not been received in this scenario")
+    }
+
+    // ---- threads and the ledger ------------------------------------------------------------
+
+    pub fn acknowledge(&mut self, owner: &str, thread_id: &str, role: &str, content: &str) {
+        self.ledger
+            .entry(thread_id.to_owned())
+            .or_insert_with(|| (owner.to_owned(), Vec::new()))
+            .1
+            .push(Acknowledged {
+                role: role.to_owned(),
+                content: content.to_owned(),
+            });
+    }
+
+    pub fn current_thread(&self) -> (String, String) {
+        self.thread
+            .clone()
+            .expect("no thread was started or used in this scenario")
+    }
+
+    /// Read every thread back and report acknowledged messages that are missing or
+    /// out of order.
+    pub async fn check_ledger(&mut self, only_owner: Option<&str>) -> Result<LedgerCheck, String> {
+        let mut check = LedgerCheck::default();
+        let mut problems = Vec::new();
+        let client = self.client();
+        let threads: Vec<_> = self
+            .ledger
+            .iter()
+            .filter(|(_, (owner, _))| only_owner.is_none_or(|o| o == owner))
+            .map(|(id, (owner, acks))| (id.clone(), owner.clone(), acks.clone()))
+            .collect();
+        for (thread_id, owner, acks) in threads {
+            check.acknowledged += acks.len() as u64;
+            let session = self.session(&owner);
+            let messages = match client.messages(&session, &thread_id).await {
+                Ok(m) => m,
+                Err(e) => {
+                    check.lost += acks.len() as u64;
+                    problems.push(format!("reading thread {thread_id} back failed: {e}"));
+                    continue;
+                }
+            };
+            // Every acknowledged message, in the order acknowledged (a subsequence).
+            let mut next = 0;
+            for ack in &acks {
+                match messages[next..]
+                    .iter()
+                    .position(|m| m.role == ack.role && m.content == ack.content)
+                {
+                    Some(i) => next += i + 1,
+                    None => {
+                        check.lost += 1;
+                        let shown: String = ack.content.chars().take(60).collect();
+                        let anywhere = messages.iter().any(|m| m.content == ack.content);
+                        problems.push(if anywhere {
+                            format!("the {} message {shown:?} is out of order", ack.role)
+                        } else {
+                            format!("the {} message {shown:?} is missing", ack.role)
+                        });
+                    }
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(check)
+        } else {
+            Err(format!(
+                "{} of {} acknowledged messages were not read back as acknowledged: {}",
+                check.lost,
+                check.acknowledged,
+                problems.join("; ")
+            ))
+        }
+    }
+
+    // ---- outcomes ---------------------------------------------------------------------
+
+    pub fn record(&mut self, result: Result<RawResponse, ClientError>, endpoint: &str) {
+        self.last = Some(match result {
+            Ok(r) => Outcome::Answered {
+                endpoint: endpoint.to_owned(),
+                status: r.status,
+                code: r.error_code,
+                message: r.error_message.or(Some(r.body.chars().take(200).collect())),
+            },
+            Err(e) => outcome_of_error(e),
+        });
+    }
+
+    pub fn record_result<T>(&mut self, result: Result<T, ClientError>, endpoint: &str, success: u16) {
+        self.last = Some(match result {
+            Ok(_) => Outcome::Answered {
+                endpoint: endpoint.to_owned(),
+                status: success,
+                code: None,
+                message: None,
+            },
+            Err(e) => outcome_of_error(e),
+        });
+    }
+
+    /// Status and error code of the last attempt; panics when nothing was answered.
+    pub fn last_answer(&self) -> (u16, Option<String>, String) {
+        match &self.last {
+            Some(Outcome::Answered { endpoint, status, code, message }) => (
+                *status,
+                code.clone(),
+                format!("{endpoint} answered {status}{}{}",
+                    code.as_ref().map(|c| format!(" {c}")).unwrap_or_default(),
+                    message.as_ref().map(|m| format!(": {m:?}")).unwrap_or_default()),
+            ),
+            Some(Outcome::Failed(e)) => panic!("the request got no answer: {e}"),
+            None => panic!("no request was made in this scenario"),
+        }
+    }
+
+    // ---- health ----------------------------------------------------------------------------
+
+    pub async fn boot_id(&mut self) -> String {
+        self.client()
+            .health()
+            .await
+            .unwrap_or_else(|e| panic!("asking the backend's health failed: {e}"))
+            .boot_id
+    }
+
+    /// Time the per-event samples since the last call (load mode).
+    pub fn take_samples(&mut self) -> Vec<EventSample> {
+        std::mem::take(&mut self.samples)
+    }
+
+    /// Forget per-iteration state, keeping identity, session and sockets.
+    pub fn end_iteration(&mut self) {
+        self.last = None;
+        self.run = None;
+        self.thread = None;
+        self.last_socket_error = None;
+        self.boot_before = None;
+        self.boot_ids.clear();
+        self.document = None;
+        self.docs_html = None;
+    }
+}
+
+fn outcome_of_error(e: ClientError) -> Outcome {
+    match e {
+        ClientError::Status { endpoint, status, code, message, .. } => {
+            Outcome::Answered { endpoint, status, code, message }
+        }
+        other => Outcome::Failed(other.to_string()),
+    }
+}
+
+/// How long to listen for something that must *not* arrive.
+pub fn quiet_period(timeouts: &crate::config::Timeouts) -> Duration {
+    (timeouts.events / 4).clamp(Duration::from_millis(200), Duration::from_secs(1))
+}

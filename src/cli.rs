@@ -1,0 +1,129 @@
+//! The command line: `goldenpath run | load | report | compare`. Parses arguments into
+//! the library's option types and maps outcomes to exit codes; no logic of its own.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::acceptance::{self, RunOptions, TargetChoice};
+use crate::config::Config;
+
+/// Exit codes: 0 all passed, 1 a scenario or threshold failed, 2 the run could not
+/// start or finish (bad input, no Docker engine, unreachable stack).
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "goldenpath", version, about = "Workflow-as-tests harness and load generator for agent-chat backends")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the acceptance features against a stack and write reports.
+    Run(RunArgs),
+}
+
+/// Where the stack under test comes from, and how it is configured.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// A stack that is already running (e.g. staging); nothing is started.
+    #[arg(long, value_name = "URL", conflicts_with = "image")]
+    pub base_url: Option<String>,
+    /// A locally available image to start instead of building the reference stack.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Seeded faults for the stacks goldenpath starts (comma-separated, CONTRACT §9).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub faults: Vec<String>,
+    /// Configuration file (default: ./goldenpath.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Feature files or directories.
+    #[arg(default_value = "features")]
+    pub features: Vec<PathBuf>,
+    /// Tag expression selecting scenarios, e.g. `@golden` or `not @engine`.
+    #[arg(long, value_name = "EXPR")]
+    pub tags: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where reports/<run-id>/ is written.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
+    /// How many scenarios run at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+impl TargetArgs {
+    pub fn load_config(&self) -> Result<Config, String> {
+        Config::load(self.config.as_deref()).map_err(|e| e.to_string())
+    }
+
+    pub fn choice(&self, config: &Config) -> TargetChoice {
+        match (&self.base_url, &self.image) {
+            (Some(url), _) => TargetChoice::BaseUrl(url.clone()),
+            (None, Some(image)) => TargetChoice::Image(image.clone()),
+            (None, None) => match (&config.target.base_url, &config.target.image) {
+                (Some(url), _) => TargetChoice::BaseUrl(url.clone()),
+                (None, Some(image)) => TargetChoice::Image(image.clone()),
+                (None, None) => TargetChoice::Reference,
+            },
+        }
+    }
+}
+
+/// Run the parsed command; returns the process exit code.
+pub async fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run(args) => run(args).await,
+    }
+}
+
+fn error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("goldenpath: error: {message}");
+    ExitCode::from(EXIT_ERROR)
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let config = match args.target.load_config() {
+        Ok(c) => c,
+        Err(e) => return error(e),
+    };
+    let mut opts = RunOptions::new(config.clone());
+    opts.target = args.target.choice(&config);
+    opts.features = args.features;
+    opts.tags = args.tags;
+    opts.faults = args.target.faults;
+    opts.reports_dir = args.reports;
+    opts.concurrency = args.concurrency;
+    if matches!(opts.target, TargetChoice::BaseUrl(_)) && opts.tags.is_none() {
+        // A running stack cannot be stopped by the engine or given a second copy.
+        opts.tags = Some("not @engine and not @own-stack".to_owned());
+        eprintln!("goldenpath: against a running stack, scenarios tagged @engine or @own-stack are left out");
+    }
+    match acceptance::run(opts).await {
+        Ok(outcome) => {
+            let summary = &outcome.summary;
+            println!();
+            println!("verdict: {:?} — {}", summary.verdict, summary.reasons.join("; "));
+            println!("reports: {}", outcome.run_dir.display());
+            for name in ["report.html", "summary.md", "summary.json", "junit.xml", "cucumber.json"] {
+                println!("  {}", outcome.run_dir.join(name).display());
+            }
+            if outcome.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+        Err(e) => error(e),
+    }
+}

@@ -1,0 +1,194 @@
+//! The dashboard WebSocket (`paths.dashboard`, contract section 6).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use serde_json::Value;
+use tracing::Instrument as _;
+
+use super::error::{ClientError, excerpt};
+use super::ws::{self, Incoming, Ws};
+use super::{StackClient, opt_str};
+use crate::config::Config;
+
+/// `stats_update.data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    pub users: Option<u64>,
+    pub threads: Option<u64>,
+    pub messages: Option<u64>,
+    pub runs: Option<u64>,
+    pub active_connections: Option<u64>,
+    /// The whole `data` object.
+    pub raw: Value,
+}
+
+/// A dashboard frame, typed by its `type`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DashboardFrame {
+    ConnectionAck {
+        timestamp: Option<String>,
+    },
+    StatsUpdate {
+        timestamp: Option<String>,
+        stats: Stats,
+    },
+    QueryComplete {
+        run_id: Option<String>,
+        response_length: Option<u64>,
+        model: Option<String>,
+        latency_ms: Option<f64>,
+    },
+    Error {
+        error_type: Option<String>,
+        message: Option<String>,
+        endpoint: Option<String>,
+    },
+    /// Any other frame, kept whole.
+    Other {
+        kind: Option<String>,
+        value: Value,
+    },
+}
+
+/// A dashboard connection. Owned by one task; no background task.
+pub struct DashboardSocket {
+    ws: Ws,
+    contract: Arc<Config>,
+    path: String,
+    closed: Option<(u16, String)>,
+}
+
+impl fmt::Debug for DashboardSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DashboardSocket")
+            .field("path", &self.path)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) async fn connect(client: &StackClient, origin: Option<String>) -> Result<DashboardSocket, ClientError> {
+    let contract = client.contract_arc().clone();
+    let path = contract.paths.dashboard.as_str().to_owned();
+    let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
+    if let Some(o) = &origin {
+        let value = HeaderValue::from_str(o).map_err(|_| ClientError::Handshake {
+            path: path.clone(),
+            status: None,
+            detail: format!("{o:?} cannot be sent as an Origin header"),
+        })?;
+        headers.push((http::header::ORIGIN, value));
+    }
+    let span = tracing::info_span!("ws_connect", path = %path, origin = ?origin);
+    async {
+        let (ws, _response) = ws::connect(ws::Upgrade {
+            url: client.ws_url(&path),
+            path: &path,
+            headers,
+            subprotocols: Vec::new(),
+            timeout: contract.timeouts.socket_connect,
+        })
+        .await?;
+        tracing::debug!("dashboard socket open");
+        Ok(DashboardSocket {
+            ws,
+            contract: contract.clone(),
+            path: path.clone(),
+            closed: None,
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+impl DashboardSocket {
+    /// The next frame within `timeout`. A close frame is [`ClientError::SocketClosed`].
+    pub async fn next_frame(&mut self, timeout: Duration) -> Result<DashboardFrame, ClientError> {
+        if let Some((code, reason)) = &self.closed {
+            return Err(ClientError::SocketClosed {
+                path: self.path.clone(),
+                code: *code,
+                reason: reason.clone(),
+            });
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        match ws::read(&mut self.ws, &self.path, deadline, "a dashboard frame").await? {
+            Incoming::Text(text, _) => self.parse(&text),
+            Incoming::Closed(code, reason) => {
+                self.closed = Some((code, reason.clone()));
+                Err(ClientError::SocketClosed {
+                    path: self.path.clone(),
+                    code,
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// Waits for the server to close the socket, skipping data frames; returns the
+    /// close code and reason (e.g. `1008`, `Origin not allowed`).
+    pub async fn expect_close(&mut self, timeout: Duration) -> Result<(u16, String), ClientError> {
+        if let Some(closed) = &self.closed {
+            return Ok(closed.clone());
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match ws::read(&mut self.ws, &self.path, deadline, "a close frame").await? {
+                Incoming::Text(..) => continue,
+                Incoming::Closed(code, reason) => {
+                    self.closed = Some((code, reason.clone()));
+                    return Ok((code, reason));
+                }
+            }
+        }
+    }
+
+    /// Closes the socket normally (1000) and waits up to a second for the server.
+    pub async fn close(mut self) {
+        ws::close(&mut self.ws, 1000, "", Duration::from_secs(1)).await;
+    }
+
+    fn parse(&self, text: &str) -> Result<DashboardFrame, ClientError> {
+        let value: Value = serde_json::from_str(text).map_err(|_| ClientError::Protocol {
+            path: self.path.clone(),
+            detail: format!("a frame that is not JSON: {}", excerpt(text, 120)),
+        })?;
+        let f = &self.contract.fields;
+        let ev = &self.contract.events;
+        let kind = opt_str(&value, &f.kind);
+        let timestamp = opt_str(&value, &f.timestamp);
+        // Payloads are in `data`; fall back to the top level for stacks that flatten.
+        let data = value.get(&f.data).filter(|d| d.is_object()).unwrap_or(&value);
+        let u = |k: &str| data.get(k).and_then(Value::as_u64);
+        let s = |k: &str| opt_str(data, k);
+        Ok(match kind.as_deref() {
+            Some(k) if k == ev.connection_ack => DashboardFrame::ConnectionAck { timestamp },
+            Some(k) if k == ev.stats_update => DashboardFrame::StatsUpdate {
+                timestamp,
+                stats: Stats {
+                    users: u("users"),
+                    threads: u("threads"),
+                    messages: u("messages"),
+                    runs: u("runs"),
+                    active_connections: u("active_connections"),
+                    raw: data.clone(),
+                },
+            },
+            Some(k) if k == ev.query_complete => DashboardFrame::QueryComplete {
+                run_id: s(&f.run_id),
+                response_length: u("response_length"),
+                model: s("model"),
+                latency_ms: data.get("latency_ms").and_then(Value::as_f64),
+            },
+            Some(k) if k == ev.error => DashboardFrame::Error {
+                error_type: s("error_type"),
+                message: s("message"),
+                endpoint: s("endpoint"),
+            },
+            _ => DashboardFrame::Other { kind, value },
+        })
+    }
+}

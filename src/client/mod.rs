@@ -1,0 +1,660 @@
+//! Typed client for the stack contract (HTTP, agent-events socket, dashboard socket).
+//!
+//! [`StackClient`] is the one place where requests to the stack are built: the
+//! cucumber steps and the load mode's virtual users both call it. It is cheap to
+//! clone (an `Arc` and a pooled `reqwest::Client`) and `Send`. Every path, field and
+//! event name comes from [`crate::config::Config`], so a team's spellings are
+//! configuration, not code.
+//!
+//! - HTTP routes: methods named after the protocol (`login`, `execute_agent`, …), plus
+//!   [`StackClient::send`] for requests that are wrong on purpose.
+//! - [`AgentEventSocket`] (`/websocket`): `collect_run` gathers a run's five events.
+//! - [`DashboardSocket`] (`/api/v1/ws/dashboard`): typed dashboard frames and closes.
+
+mod dashboard;
+mod error;
+mod events;
+mod types;
+mod ws;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tracing::Instrument as _;
+
+use crate::config::{ApiPath, Config};
+
+pub use dashboard::{DashboardFrame, DashboardSocket, Stats};
+pub use error::ClientError;
+pub use events::{
+    AgentEvent, AgentEventSocket, AgentFrame, ConnectionEstablished, EventKind, EventsIncomplete,
+    Pong, RunEnd, RunEvents, SocketAuth, SocketPath,
+};
+pub use types::{
+    AgentState, AgentsStatus, ExecuteRequest, Health, HealthDetailed, Message, RawBody, RawRequest,
+    RawResponse, Registered, Route, RunStarted, RunStatus, Session, Thread,
+};
+pub use ws::socket_config;
+
+/// Alias so that callers can write `Path::Primary` / `Path::Legacy`.
+pub type Path = SocketPath;
+
+/// The typed client for one stack. Clone it freely: clones share the HTTP pool.
+#[derive(Clone)]
+pub struct StackClient {
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    contract: Arc<Config>,
+}
+
+impl std::fmt::Debug for StackClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parsed answer of a contract call, before typing.
+struct Reply {
+    endpoint: String,
+    body: String,
+    json: Value,
+}
+
+impl StackClient {
+    /// A client for the stack at `base_url` (`http://host:port`), with an HTTP client
+    /// built from the configured timeouts.
+    pub fn new(base_url: &str, contract: Arc<Config>) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(contract.timeouts.http_request)
+            .connect_timeout(contract.timeouts.socket_connect)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("goldenpath/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::InvalidUrl {
+                url: base_url.to_owned(),
+                detail: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Self::with_http(http, base_url, contract)
+    }
+
+    /// A client that uses a given `reqwest::Client` (its own timeouts apply).
+    pub fn with_http(
+        http: reqwest::Client,
+        base_url: &str,
+        contract: Arc<Config>,
+    ) -> Result<Self, ClientError> {
+        Ok(StackClient {
+            http,
+            base_url: normalise_base(base_url)?.into(),
+            contract,
+        })
+    }
+
+    /// The base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Points the client at another address (mapped ports change across restarts).
+    pub fn set_base_url(&mut self, base_url: &str) -> Result<(), ClientError> {
+        self.base_url = normalise_base(base_url)?.into();
+        Ok(())
+    }
+
+    /// A clone pointed at another address.
+    pub fn with_base_url(&self, base_url: &str) -> Result<Self, ClientError> {
+        let mut c = self.clone();
+        c.set_base_url(base_url)?;
+        Ok(c)
+    }
+
+    /// The configuration this client speaks.
+    pub fn contract(&self) -> &Config {
+        &self.contract
+    }
+
+    /// The shared configuration handle.
+    pub fn contract_arc(&self) -> &Arc<Config> {
+        &self.contract
+    }
+
+    /// The full URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    // ---- authentication ----------------------------------------------------------
+
+    /// `POST paths.register` `{email, password, display_name}` → 201.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+    ) -> Result<Registered, ClientError> {
+        let f = &self.contract.fields;
+        let body = json!({ f.email.as_str(): email, "password": password, "display_name": display_name });
+        let r = self
+            .call(http::Method::POST, &self.contract.paths.register, &[], None, Some(body), 201)
+            .await?;
+        Ok(Registered {
+            user_id: self.req_str(&r, &r.json, &f.user_id)?,
+            email: opt_str(&r.json, &f.email),
+        })
+    }
+
+    /// `POST paths.login` `{email, password}` → 200 with the access token.
+    pub async fn login(&self, email: &str, password: &str) -> Result<Session, ClientError> {
+        let f = &self.contract.fields;
+        let body = json!({ f.email.as_str(): email, "password": password });
+        let r = self
+            .call(http::Method::POST, &self.contract.paths.login, &[], None, Some(body), 200)
+            .await?;
+        let token = self.req_str(&r, &r.json, &f.access_token)?;
+        let mut session = Session::from_token(token);
+        if let Some(id) = opt_str(&r.json, &f.user_id) {
+            session.user_id = Some(id);
+        }
+        Ok(session)
+    }
+
+    /// Logs in as the configured admin.
+    pub async fn login_admin(&self) -> Result<Session, ClientError> {
+        let admin = &self.contract.admin;
+        self.login(&admin.email, &admin.password).await
+    }
+
+    // ---- agents ------------------------------------------------------------------
+
+    /// `POST paths.execute` (or `execute_legacy`) → 202 `{run_id, thread_id, status}`.
+    pub async fn execute_agent(
+        &self,
+        session: &Session,
+        request: &ExecuteRequest,
+        route: Route,
+    ) -> Result<RunStarted, ClientError> {
+        let f = &self.contract.fields;
+        let path = match route {
+            Route::V2 => &self.contract.paths.execute,
+            Route::Legacy => &self.contract.paths.execute_legacy,
+        };
+        let mut body = json!({ "message": request.message });
+        if let Some(agent) = &request.agent {
+            body["agent"] = json!(agent);
+        }
+        if let Some(thread) = &request.thread_id {
+            body[f.thread_id.as_str()] = json!(thread);
+        }
+        let r = self
+            .call(http::Method::POST, path, &[], Some(session), Some(body), 202)
+            .await?;
+        Ok(RunStarted {
+            run_id: self.req_str(&r, &r.json, &f.run_id)?,
+            thread_id: self.req_str(&r, &r.json, &f.thread_id)?,
+            status: self.req_str(&r, &r.json, &f.status)?,
+        })
+    }
+
+    /// `GET paths.run_status` → 200.
+    pub async fn run_status(&self, session: &Session, run_id: &str) -> Result<RunStatus, ClientError> {
+        let f = &self.contract.fields;
+        let r = self
+            .call(
+                http::Method::GET,
+                &self.contract.paths.run_status,
+                &[("run_id", run_id)],
+                Some(session),
+                None,
+                200,
+            )
+            .await?;
+        Ok(RunStatus {
+            run_id: self.req_str(&r, &r.json, &f.run_id)?,
+            thread_id: opt_str(&r.json, &f.thread_id),
+            status: self.req_str(&r, &r.json, &f.status)?,
+            result: r.json.get(&f.result).filter(|v| !v.is_null()).cloned(),
+        })
+    }
+
+    /// `GET paths.agents_status` → 200.
+    pub async fn agents_status(&self, session: &Session) -> Result<AgentsStatus, ClientError> {
+        let f = &self.contract.fields;
+        let r = self
+            .call(http::Method::GET, &self.contract.paths.agents_status, &[], Some(session), None, 200)
+            .await?;
+        let items = self.req_array(&r, &f.agents)?;
+        let agents = items
+            .iter()
+            .map(|a| {
+                Ok(AgentState {
+                    name: self.req_str(&r, a, &f.agent_name)?,
+                    status: self.req_str(&r, a, &f.status)?,
+                })
+            })
+            .collect::<Result<_, ClientError>>()?;
+        Ok(AgentsStatus {
+            agents,
+            circuit_breaker: opt_str(&r.json, &f.circuit_breaker),
+        })
+    }
+
+    // ---- threads -----------------------------------------------------------------
+
+    /// `POST paths.threads` `{title?}` → 201.
+    pub async fn create_thread(&self, session: &Session, title: Option<&str>) -> Result<Thread, ClientError> {
+        let f = &self.contract.fields;
+        let body = match title {
+            Some(t) => json!({ f.title.as_str(): t }),
+            None => json!({}),
+        };
+        let r = self
+            .call(http::Method::POST, &self.contract.paths.threads, &[], Some(session), Some(body), 201)
+            .await?;
+        self.thread_from(&r, &r.json)
+    }
+
+    /// `GET paths.threads` → 200, the caller's threads, oldest first.
+    pub async fn list_threads(&self, session: &Session) -> Result<Vec<Thread>, ClientError> {
+        let f = &self.contract.fields;
+        let r = self
+            .call(http::Method::GET, &self.contract.paths.threads, &[], Some(session), None, 200)
+            .await?;
+        self.req_array(&r, &f.threads)?
+            .iter()
+            .map(|t| self.thread_from(&r, t))
+            .collect()
+    }
+
+    /// `POST paths.thread_messages` `{content}` → 201.
+    pub async fn post_message(
+        &self,
+        session: &Session,
+        thread_id: &str,
+        content: &str,
+    ) -> Result<Message, ClientError> {
+        let f = &self.contract.fields;
+        let body = json!({ f.content.as_str(): content });
+        let r = self
+            .call(
+                http::Method::POST,
+                &self.contract.paths.thread_messages,
+                &[("thread_id", thread_id)],
+                Some(session),
+                Some(body),
+                201,
+            )
+            .await?;
+        self.message_from(&r, &r.json)
+    }
+
+    /// `GET paths.thread_messages` → 200, oldest first.
+    pub async fn messages(&self, session: &Session, thread_id: &str) -> Result<Vec<Message>, ClientError> {
+        let f = &self.contract.fields;
+        let r = self
+            .call(
+                http::Method::GET,
+                &self.contract.paths.thread_messages,
+                &[("thread_id", thread_id)],
+                Some(session),
+                None,
+                200,
+            )
+            .await?;
+        self.req_array(&r, &f.messages)?
+            .iter()
+            .map(|m| self.message_from(&r, m))
+            .collect()
+    }
+
+    // ---- operations --------------------------------------------------------------
+
+    /// `GET paths.health` → 200.
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        let f = &self.contract.fields;
+        let r = self
+            .call(http::Method::GET, &self.contract.paths.health, &[], None, None, 200)
+            .await?;
+        Ok(Health {
+            status: self.req_str(&r, &r.json, &f.status)?,
+            boot_id: self.req_str(&r, &r.json, &f.boot_id)?,
+            version: opt_str(&r.json, &f.version),
+            started_at: opt_str(&r.json, &f.started_at),
+            uptime_s: r.json.get(&f.uptime_s).and_then(Value::as_f64),
+        })
+    }
+
+    /// `GET paths.health_detailed` → 200, or 503 when a dependency is down (both are
+    /// answers; `http_status` tells which).
+    pub async fn health_detailed(&self) -> Result<HealthDetailed, ClientError> {
+        let f = &self.contract.fields;
+        let raw = self
+            .send(RawRequest::get(self.contract.paths.health_detailed.as_str()))
+            .await?;
+        let endpoint = endpoint_name(&http::Method::GET, &self.contract.paths.health_detailed);
+        if raw.status != 200 && raw.status != 503 {
+            return Err(status_error(endpoint, &raw, 200));
+        }
+        let json = raw.json.ok_or_else(|| ClientError::Decode {
+            endpoint: endpoint.clone(),
+            detail: "the body is not JSON".into(),
+            body_excerpt: error::excerpt(&raw.body, 200),
+        })?;
+        let services = json
+            .get(&f.services)
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        Ok(HealthDetailed {
+            http_status: raw.status,
+            status: opt_str(&json, &f.status),
+            services,
+        })
+    }
+
+    /// `GET paths.openapi` → 200, the OpenAPI document.
+    pub async fn openapi(&self) -> Result<Value, ClientError> {
+        let r = self
+            .call(http::Method::GET, &self.contract.paths.openapi, &[], None, None, 200)
+            .await?;
+        Ok(r.json)
+    }
+
+    /// `GET paths.docs` → 200, the HTML.
+    pub async fn docs(&self) -> Result<String, ClientError> {
+        let raw = self.send(RawRequest::get(self.contract.paths.docs.as_str())).await?;
+        if raw.status != 200 {
+            let endpoint = endpoint_name(&http::Method::GET, &self.contract.paths.docs);
+            return Err(status_error(endpoint, &raw, 200));
+        }
+        Ok(raw.body)
+    }
+
+    /// `POST paths.restart` → 200 `{status: "restarting"}`. Without a session the call
+    /// is made with no token (the contract expects 401; the `open_restart` fault 200).
+    pub async fn restart(&self, session: Option<&Session>) -> Result<(), ClientError> {
+        self.call(http::Method::POST, &self.contract.paths.restart, &[], session, None, 200)
+            .await?;
+        Ok(())
+    }
+
+    // ---- escape hatch ------------------------------------------------------------
+
+    /// Sends any request and returns whatever came back. Only transport failures
+    /// (unreachable, timeout, broken connection) are errors.
+    pub async fn send(&self, request: RawRequest) -> Result<RawResponse, ClientError> {
+        let endpoint = format!("{} {}", request.method, request.path);
+        let span = tracing::info_span!("http", endpoint = %endpoint, status = tracing::field::Empty);
+        async {
+            let url = self.url(&request.path);
+            let mut builder = self.http.request(request.method.clone(), &url);
+            if let Some(token) = &request.bearer {
+                builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            for (k, v) in &request.headers {
+                builder = builder.header(k.as_str(), v.as_str());
+            }
+            builder = match request.body {
+                RawBody::Empty => builder,
+                RawBody::Json(v) => builder.json(&v),
+                RawBody::Text { content_type, text } => builder
+                    .header(http::header::CONTENT_TYPE, content_type)
+                    .body(text),
+            };
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| self.transport_error(&endpoint, &url, e))?;
+            let status = response.status().as_u16();
+            tracing::Span::current().record("status", status);
+            let headers = response.headers().clone();
+            let body = response
+                .text()
+                .await
+                .map_err(|e| self.transport_error(&endpoint, &url, e))?;
+            let json: Option<Value> = serde_json::from_str(&body).ok();
+            let (error_code, error_message) = self.error_envelope(json.as_ref());
+            tracing::debug!(status, bytes = body.len(), "answered");
+            Ok(RawResponse {
+                status,
+                headers,
+                body,
+                json,
+                error_code,
+                error_message,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    // ---- WebSockets --------------------------------------------------------------
+
+    /// Opens the agent-events socket for `session`, authenticated by subprotocols or
+    /// by header, on the primary or legacy path, and reads `connection_established`.
+    pub async fn agent_events(
+        &self,
+        session: &Session,
+        auth: SocketAuth,
+        path: SocketPath,
+    ) -> Result<AgentEventSocket, ClientError> {
+        events::connect(self, Some(session), auth, path).await
+    }
+
+    /// Opens the agent-events socket with no token at all (the contract expects 401).
+    pub async fn agent_events_anonymous(&self, path: SocketPath) -> Result<AgentEventSocket, ClientError> {
+        events::connect(self, None, SocketAuth::Header, path).await
+    }
+
+    /// Opens the dashboard socket sending `Origin: origin`, or the configured
+    /// `websocket.dashboard_origin` when `None`.
+    pub async fn dashboard(&self, origin: Option<&str>) -> Result<DashboardSocket, ClientError> {
+        let origin = origin.unwrap_or(&self.contract.websocket.dashboard_origin).to_owned();
+        dashboard::connect(self, Some(origin)).await
+    }
+
+    /// Opens the dashboard socket without an `Origin` header (a foreign origin).
+    pub async fn dashboard_without_origin(&self) -> Result<DashboardSocket, ClientError> {
+        dashboard::connect(self, None).await
+    }
+
+    /// The `ws://` / `wss://` URL of a path.
+    pub fn ws_url(&self, path: &str) -> String {
+        let base = &self.base_url;
+        let ws_base = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base.to_string()
+        };
+        format!("{ws_base}{path}")
+    }
+
+    // ---- internals ---------------------------------------------------------------
+
+    /// One contract call: builds the request, checks the promised status, parses JSON.
+    async fn call(
+        &self,
+        method: http::Method,
+        path: &ApiPath,
+        params: &[(&str, &str)],
+        session: Option<&Session>,
+        body: Option<Value>,
+        expected: u16,
+    ) -> Result<Reply, ClientError> {
+        let endpoint = endpoint_name(&method, path);
+        let mut request = RawRequest::new(method, path.fill(params));
+        if let Some(s) = session {
+            request = request.session(s);
+        }
+        if let Some(b) = body {
+            request = request.json(b);
+        }
+        let span = tracing::info_span!("call", endpoint = %endpoint);
+        let raw = self.send(request).instrument(span).await?;
+        if raw.status != expected {
+            let err = status_error(endpoint, &raw, expected);
+            tracing::debug!(%err, "unexpected status");
+            return Err(err);
+        }
+        let json = match raw.json {
+            Some(v) => v,
+            None => {
+                return Err(ClientError::Decode {
+                    endpoint,
+                    detail: "the body is not JSON".into(),
+                    body_excerpt: error::excerpt(&raw.body, 200),
+                });
+            }
+        };
+        Ok(Reply {
+            endpoint,
+            body: raw.body,
+            json,
+        })
+    }
+
+    fn transport_error(&self, endpoint: &str, url: &str, e: reqwest::Error) -> ClientError {
+        if e.is_timeout() {
+            return ClientError::Timeout {
+                endpoint: endpoint.to_owned(),
+                after: self.contract.timeouts.http_request,
+            };
+        }
+        let reason = root_reason(&e);
+        if e.is_connect() {
+            return ClientError::Unreachable {
+                url: origin_of(url),
+                reason,
+                source: Some(Box::new(e)),
+            };
+        }
+        ClientError::Transport {
+            endpoint: endpoint.to_owned(),
+            detail: reason,
+        }
+    }
+
+    fn error_envelope(&self, json: Option<&Value>) -> (Option<String>, Option<String>) {
+        let f = &self.contract.fields;
+        let Some(err) = json.and_then(|j| j.get(&f.error)) else {
+            return (None, None);
+        };
+        (opt_str(err, &f.error_code), opt_str(err, &f.error_message))
+    }
+
+    fn req_str(&self, r: &Reply, v: &Value, key: &str) -> Result<String, ClientError> {
+        match v.get(key) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(other) => Err(decode(r, format!("field `{key}` is {other}, expected a string"))),
+            None => Err(decode(r, format!("missing field `{key}`"))),
+        }
+    }
+
+    fn req_array<'a>(&self, r: &'a Reply, key: &str) -> Result<&'a Vec<Value>, ClientError> {
+        match r.json.get(key) {
+            Some(Value::Array(a)) => Ok(a),
+            Some(other) => Err(decode(r, format!("field `{key}` is {other}, expected a list"))),
+            None => Err(decode(r, format!("missing list `{key}`"))),
+        }
+    }
+
+    fn thread_from(&self, r: &Reply, v: &Value) -> Result<Thread, ClientError> {
+        let f = &self.contract.fields;
+        Ok(Thread {
+            thread_id: self.req_str(r, v, &f.thread_id)?,
+            title: opt_str(v, &f.title),
+            created_at: opt_str(v, &f.created_at),
+        })
+    }
+
+    fn message_from(&self, r: &Reply, v: &Value) -> Result<Message, ClientError> {
+        let f = &self.contract.fields;
+        Ok(Message {
+            message_id: self.req_str(r, v, &f.message_id)?,
+            thread_id: opt_str(v, &f.thread_id),
+            role: self.req_str(r, v, &f.role)?,
+            content: self.req_str(r, v, &f.content)?,
+            created_at: opt_str(v, &f.created_at),
+        })
+    }
+}
+
+/// `POST /api/agent/v2/execute`: how the contract names an endpoint.
+fn endpoint_name(method: &http::Method, path: &ApiPath) -> String {
+    format!("{method} {path}")
+}
+
+fn status_error(endpoint: String, raw: &RawResponse, expected: u16) -> ClientError {
+    let message = raw.error_message.clone().or_else(|| {
+        let body = raw.body.trim();
+        (!body.is_empty()).then(|| error::excerpt(body, 200))
+    });
+    ClientError::Status {
+        endpoint,
+        status: raw.status,
+        expected,
+        code: raw.error_code.clone(),
+        message,
+    }
+}
+
+fn decode(r: &Reply, detail: String) -> ClientError {
+    ClientError::Decode {
+        endpoint: r.endpoint.clone(),
+        detail,
+        body_excerpt: error::excerpt(&r.body, 200),
+    }
+}
+
+pub(crate) fn opt_str(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn normalise_base(base_url: &str) -> Result<String, ClientError> {
+    let trimmed = base_url.trim().trim_end_matches('/');
+    match url::Url::parse(trimmed) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(trimmed.to_owned()),
+        Ok(u) => Err(ClientError::InvalidUrl {
+            url: base_url.to_owned(),
+            detail: format!("expected http://host:port, got scheme {:?}", u.scheme()),
+        }),
+        Err(e) => Err(ClientError::InvalidUrl {
+            url: base_url.to_owned(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// `http://127.0.0.1:1234` of a full URL.
+fn origin_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// The innermost cause of an error, in plain words ("connection refused").
+pub(crate) fn root_reason(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut current: &(dyn std::error::Error + 'static) = e;
+    let mut io_kind = None;
+    loop {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        match current.source() {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    match io_kind {
+        Some(std::io::ErrorKind::ConnectionRefused) => "connection refused".into(),
+        Some(std::io::ErrorKind::ConnectionReset) => "connection reset by the server".into(),
+        Some(std::io::ErrorKind::ConnectionAborted) => "connection aborted".into(),
+        Some(std::io::ErrorKind::TimedOut) => "connection timed out".into(),
+        Some(std::io::ErrorKind::UnexpectedEof) => "the server closed the connection mid-answer".into(),
+        _ => current.to_string(),
+    }
+}

@@ -1,0 +1,216 @@
+//! What a load run executes: the feature files' scenarios selected by a tag expression,
+//! outlines expanded, each step resolved once against the World's step definitions.
+//!
+//! Resolution happens before the run so that an undefined or ambiguous step stops the
+//! run before any load is sent, and so that an iteration does no regex matching.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use cucumber::codegen::WorldInventory;
+use cucumber::feature::Ext as _;
+use cucumber::gherkin::{self, GherkinEnv, tagexpr::TagOperation};
+use cucumber::tag::Ext as _;
+
+/// The selected scenarios with their steps resolved.
+pub struct Plan<W> {
+    pub scenarios: Vec<PlannedScenario<W>>,
+    /// Every step position of every scenario (background steps included), indexed by
+    /// [`PlannedStep::id`].
+    pub steps: Vec<StepInfo>,
+}
+
+impl<W> fmt::Debug for Plan<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plan")
+            .field("scenarios", &self.scenarios.iter().map(|s| &s.name).collect::<Vec<_>>())
+            .field("steps", &self.steps)
+            .finish()
+    }
+}
+
+pub struct PlannedScenario<W> {
+    pub name: String,
+    pub feature: String,
+    pub path: PathBuf,
+    pub line: usize,
+    pub tags: Vec<String>,
+    /// Background steps first.
+    pub steps: Vec<PlannedStep<W>>,
+}
+
+/// A step bound to its definition and the context cucumber would pass it.
+pub struct PlannedStep<W> {
+    pub id: usize,
+    pub func: cucumber::Step<W>,
+    pub context: cucumber::step::Context,
+}
+
+/// A step position, for reports and thresholds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepInfo {
+    /// Keyword and text (`When the health endpoint is asked`), made unique within the
+    /// run by appending ` (file:line)` when the same text appears twice.
+    pub name: String,
+    /// The text without keyword.
+    pub text: String,
+    pub scenario: usize,
+    pub location: String,
+}
+
+impl StepInfo {
+    /// Whether a threshold's `step = "..."` designates this step: the name, or the text
+    /// with or without keyword.
+    pub fn matches(&self, selector: &str) -> bool {
+        let selector = selector.trim();
+        self.name == selector || self.text == selector || self.keyword_and_text() == selector
+    }
+
+    /// The name without the ` (file:line)` that makes it unique.
+    pub fn keyword_and_text(&self) -> &str {
+        self.name.strip_suffix(&format!(" ({})", self.location)).unwrap_or(&self.name)
+    }
+}
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read feature path {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot parse {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid tag expression {expr:?}: {message}")]
+    Tags { expr: String, message: String },
+    #[error("no .feature files found in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NoFeatures { paths: Vec<PathBuf> },
+    #[error("no scenario matches the tag expression {expr:?}")]
+    NoScenario { expr: String },
+    #[error("step {step:?} at {location} has no step definition")]
+    Undefined { step: String, location: String },
+    #[error("step {step:?} at {location} matches several step definitions: {matches}")]
+    Ambiguous { step: String, location: String, matches: String },
+}
+
+/// Feature files under `paths` (files as given, directories searched recursively), sorted.
+pub fn feature_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PlanError> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PlanError> {
+        let read = std::fs::read_dir(dir).map_err(|source| PlanError::Read { path: dir.to_owned(), source })?;
+        for entry in read {
+            let path = entry.map_err(|source| PlanError::Read { path: dir.to_owned(), source })?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|e| e == "feature") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|source| PlanError::Read { path: p.clone(), source })?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        return Err(PlanError::NoFeatures { paths: paths.to_vec() });
+    }
+    Ok(out)
+}
+
+/// Parses a tag expression such as `@load and not @slow`.
+pub fn parse_tags(expr: &str) -> Result<TagOperation, PlanError> {
+    expr.parse::<TagOperation>().map_err(|e| PlanError::Tags {
+        expr: expr.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
+    /// Parses `paths`, keeps the scenarios whose tags (feature, rule and scenario tags
+    /// together) satisfy `tags`, and resolves every step in `W::collection()`.
+    pub fn build(paths: &[PathBuf], tags: &str) -> Result<Plan<W>, PlanError> {
+        let filter = parse_tags(tags)?;
+        let collection = W::collection();
+        let mut plan = Plan { scenarios: Vec::new(), steps: Vec::new() };
+        for path in feature_files(paths)? {
+            let feature = gherkin::Feature::parse_path(&path, GherkinEnv::default())
+                .map_err(|e| PlanError::Parse { path: path.clone(), message: e.to_string() })?
+                .expand_examples()
+                .map_err(|e| PlanError::Parse { path: path.clone(), message: e.to_string() })?;
+            let feature_bg: Vec<gherkin::Step> = feature.background.iter().flat_map(|b| b.steps.clone()).collect();
+            let mut groups: Vec<(Vec<String>, Vec<gherkin::Step>, &[gherkin::Scenario])> =
+                vec![(Vec::new(), feature_bg.clone(), &feature.scenarios)];
+            for rule in &feature.rules {
+                let mut bg = feature_bg.clone();
+                bg.extend(rule.background.iter().flat_map(|b| b.steps.clone()));
+                groups.push((rule.tags.clone(), bg, &rule.scenarios));
+            }
+            for (rule_tags, background, scenarios) in groups {
+                for scenario in scenarios {
+                    let all_tags: Vec<&String> = feature.tags.iter().chain(&rule_tags).chain(&scenario.tags).collect();
+                    if !filter.eval(all_tags.iter().map(|t| t.as_str())) {
+                        continue;
+                    }
+                    let index = plan.scenarios.len();
+                    let mut steps = Vec::new();
+                    for step in background.iter().chain(&scenario.steps) {
+                        let location = format!("{}:{}", path.display(), step.position.line);
+                        let name = format!("{} {}", step.keyword.trim(), step.value);
+                        let (func, _, _, context) = match collection.find(step) {
+                            Ok(Some(found)) => found,
+                            Ok(None) => return Err(PlanError::Undefined { step: name, location }),
+                            Err(e) => {
+                                return Err(PlanError::Ambiguous {
+                                    step: name,
+                                    location,
+                                    matches: e.to_string().replace('\n', " "),
+                                });
+                            }
+                        };
+                        let id = plan.steps.len();
+                        plan.steps.push(StepInfo { name, text: step.value.clone(), scenario: index, location });
+                        steps.push(PlannedStep { id, func: *func, context });
+                    }
+                    plan.scenarios.push(PlannedScenario {
+                        name: scenario.name.clone(),
+                        feature: feature.name.clone(),
+                        path: path.clone(),
+                        line: scenario.position.line,
+                        tags: all_tags.into_iter().cloned().collect(),
+                        steps,
+                    });
+                }
+            }
+        }
+        if plan.scenarios.is_empty() {
+            return Err(PlanError::NoScenario { expr: tags.to_owned() });
+        }
+        plan.disambiguate_names();
+        Ok(plan)
+    }
+}
+
+impl<W> Plan<W> {
+    fn disambiguate_names(&mut self) {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for s in &self.steps {
+            *seen.entry(s.name.clone()).or_default() += 1;
+        }
+        for s in &mut self.steps {
+            if seen[&s.name] > 1 {
+                s.name = format!("{} ({})", s.name, s.location);
+            }
+        }
+    }
+
+    /// Step positions a threshold's `step = "..."` designates.
+    pub fn steps_matching(&self, selector: &str) -> Vec<usize> {
+        self.steps.iter().enumerate().filter(|(_, s)| s.matches(selector)).map(|(i, _)| i).collect()
+    }
+}

@@ -1,0 +1,17 @@
+//! The `goldenpath` binary: parse the command line and hand over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GOLDENPATH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    goldenpath::cli::main(goldenpath::cli::Cli::parse()).await
+}

@@ -1,0 +1,142 @@
+//! What can go wrong while provisioning, in words a person can act on.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Errors from building the stack image and running its container.
+///
+/// Callers branch on the kind (for example, to print a setup hint for
+/// [`ProvisionError::EngineUnreachable`]); the `Display` text says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// No Docker engine answered.
+    #[error(
+        "cannot reach the Docker engine at {host}: {source}\n\
+         hint: is dockerd running, and may this user use its socket? \
+         Set DOCKER_HOST (e.g. unix:///var/run/docker.sock or tcp://host:2375) to point elsewhere"
+    )]
+    EngineUnreachable {
+        host: String,
+        #[source]
+        source: testcontainers::bollard::errors::Error,
+    },
+
+    /// The engine answered, but an API call failed.
+    #[error("the Docker engine refused to {action}: {source}")]
+    Engine {
+        action: String,
+        #[source]
+        source: testcontainers::bollard::errors::Error,
+    },
+
+    /// testcontainers failed to create, start or stop the container.
+    #[error("testcontainers failed to {action}: {source}")]
+    Container {
+        action: String,
+        #[source]
+        source: testcontainers::TestcontainersError,
+    },
+
+    /// `cargo` could not be started at all.
+    #[error(
+        "cannot run `{program}` to build the reference stack: {source}\nhint: set CARGO to the cargo binary"
+    )]
+    CargoSpawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `cargo build` of the reference stack failed.
+    #[error(
+        "building the reference stack failed ({status}): `{command}`\n--- last lines of cargo's output ---\n{stderr_tail}"
+    )]
+    CargoBuild {
+        command: String,
+        status: String,
+        stderr_tail: String,
+    },
+
+    /// The stack binary would not start in a `FROM scratch` image.
+    #[error(
+        "{} is not a static executable ({detail}); it cannot run in a FROM scratch image.\n\
+         hint: build it with RUSTFLAGS='-C target-feature=+crt-static' and an explicit --target",
+        binary.display()
+    )]
+    NotStatic { binary: PathBuf, detail: String },
+
+    /// The engine's image build failed.
+    #[error(
+        "building image {tag} failed: {message}\n--- last lines of the build log ---\n{log_tail}"
+    )]
+    ImageBuild {
+        tag: String,
+        message: String,
+        log_tail: String,
+    },
+
+    /// A prebuilt image that is not in the engine (nothing can be pulled here).
+    #[error(
+        "image {image} is not present in the local Docker engine, and goldenpath never pulls images.\n\
+         hint: build or load it first (`docker build -t {image} .` or `docker load`), or omit --image to build the reference stack"
+    )]
+    ImageMissing { image: String },
+
+    /// The stack did not answer `GET /health` with 200 in time.
+    #[error(
+        "the stack in container {container} was not healthy within {waited:?} (last observation: {last})\n\
+         --- last lines of the container log ---\n{logs_tail}"
+    )]
+    NotHealthy {
+        container: String,
+        waited: Duration,
+        last: String,
+        logs_tail: String,
+    },
+
+    /// The stack never came back with a new `boot_id`.
+    #[error(
+        "the stack in container {container} did not come back with a new boot_id within {waited:?} \
+         (old boot_id {old_boot_id}; last observation: {last})\n\
+         --- last lines of the container log ---\n{logs_tail}"
+    )]
+    NoNewBoot {
+        container: String,
+        old_boot_id: String,
+        waited: Duration,
+        last: String,
+        logs_tail: String,
+    },
+
+    /// Local file trouble (reading the binary, etc.).
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ProvisionError {
+    pub(crate) fn engine(
+        action: impl Into<String>,
+    ) -> impl FnOnce(testcontainers::bollard::errors::Error) -> Self {
+        let action = action.into();
+        move |source| ProvisionError::Engine { action, source }
+    }
+
+    pub(crate) fn container(
+        action: impl Into<String>,
+    ) -> impl FnOnce(testcontainers::TestcontainersError) -> Self {
+        let action = action.into();
+        move |source| ProvisionError::Container { action, source }
+    }
+
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let what = what.into();
+        move |source| ProvisionError::Io { what, source }
+    }
+}
+
+/// Result alias for this module.
+pub type Result<T, E = ProvisionError> = std::result::Result<T, E>;
