@@ -565,12 +565,19 @@ impl Config {
         let mut bad = Vec::new();
         for (key, path, placeholder) in [
             ("paths.run_status", &self.paths.run_status, "run_id"),
-            ("paths.thread_messages", &self.paths.thread_messages, "thread_id"),
+            (
+                "paths.thread_messages",
+                &self.paths.thread_messages,
+                "thread_id",
+            ),
         ] {
             if !path.has_placeholder(placeholder) {
                 bad.push((
                     key.to_owned(),
-                    format!("{path:?} must contain the placeholder {{{placeholder}}}", path = path.as_str()),
+                    format!(
+                        "{path:?} must contain the placeholder {{{placeholder}}}",
+                        path = path.as_str()
+                    ),
                 ));
             }
         }
@@ -591,7 +598,10 @@ impl Config {
         ];
         for (i, (key, name)) in named.iter().enumerate() {
             if name.trim().is_empty() {
-                bad.push((format!("events.{key}"), "an event name must not be empty".into()));
+                bad.push((
+                    format!("events.{key}"),
+                    "an event name must not be empty".into(),
+                ));
             } else if i < 5
                 && let Some((other, _)) = named[..i].iter().find(|(_, n)| n == name)
             {
@@ -607,7 +617,10 @@ impl Config {
         for (key, v) in [
             ("limits.message_max_chars", self.limits.message_max_chars),
             ("limits.body_max_bytes", self.limits.body_max_bytes),
-            ("limits.dashboard_connections_per_ip", self.limits.dashboard_connections_per_ip),
+            (
+                "limits.dashboard_connections_per_ip",
+                self.limits.dashboard_connections_per_ip,
+            ),
             ("limits.events_per_run", self.limits.events_per_run),
         ] {
             if v == 0 {
@@ -623,7 +636,10 @@ impl Config {
             ("timeouts.stats_interval", t.stats_interval),
         ] {
             if v.is_zero() {
-                bad.push((key.into(), "must be a duration above zero such as \"2s\" or \"500ms\"".into()));
+                bad.push((
+                    key.into(),
+                    "must be a duration above zero such as \"2s\" or \"500ms\"".into(),
+                ));
             }
         }
         if let Some(base) = &self.target.base_url {
@@ -660,7 +676,9 @@ fn problem_from_figment(e: figment::Error) -> ConfigProblem {
             }
             format!("unknown key; expected one of: {}", expected.join(", "))
         }
-        Kind::InvalidValue(actual, expected) => format!("invalid value: {actual}, expected {expected}"),
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid value: {actual}, expected {expected}")
+        }
         Kind::InvalidType(actual, expected) => {
             let expected = match expected.as_str() {
                 "usize" | "u64" | "u32" | "u16" => "a whole number such as 10",
@@ -672,7 +690,11 @@ fn problem_from_figment(e: figment::Error) -> ConfigProblem {
     };
     let key = key.join(".");
     let origin = e.metadata.as_ref().map(|md| origin_of(md, &key));
-    ConfigProblem { key, origin, message }
+    ConfigProblem {
+        key,
+        origin,
+        message,
+    }
 }
 
 const ENV_METADATA_NAME: &str = "environment variable";

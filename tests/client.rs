@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use goldenpath::client::{
-    AgentFrame, ClientError, DashboardFrame, ExecuteRequest, Path, RawRequest, Route, RunEnd, SocketAuth,
-    StackClient,
+    AgentFrame, ClientError, DashboardFrame, ExecuteRequest, Path, RawRequest, Route, RunEnd,
+    SocketAuth, StackClient,
 };
 use goldenpath::config::Config;
 use serde_json::json;
@@ -38,7 +38,8 @@ async fn start_with(faults: &str, tweak: impl FnOnce(&mut agent_stack::Config)) 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(agent_stack::serve(listener, config));
-    let client = StackClient::new(&format!("http://{addr}"), Arc::new(Config::default())).expect("client");
+    let client =
+        StackClient::new(&format!("http://{addr}"), Arc::new(Config::default())).expect("client");
     Stack {
         client,
         addr,
@@ -64,22 +65,37 @@ async fn register_login_and_operations() {
     let stack = start("").await;
     let c = &stack.client;
 
-    let registered = c.register("ada@example.com", "password-123", "Ada").await.unwrap();
+    let registered = c
+        .register("ada@example.com", "password-123", "Ada")
+        .await
+        .unwrap();
     assert!(!registered.user_id.is_empty());
     assert_eq!(registered.email.as_deref(), Some("ada@example.com"));
 
     let session = c.login("ada@example.com", "password-123").await.unwrap();
-    assert_eq!(session.user_id.as_deref(), Some(registered.user_id.as_str()));
+    assert_eq!(
+        session.user_id.as_deref(),
+        Some(registered.user_id.as_str())
+    );
 
     // 409 on a taken email, in contract words.
-    let taken = c.register("ada@example.com", "password-123", "Ada").await.unwrap_err();
+    let taken = c
+        .register("ada@example.com", "password-123", "Ada")
+        .await
+        .unwrap_err();
     assert_eq!(taken.status(), Some(409));
     let text = taken.to_string();
-    assert!(text.starts_with("POST /api/auth/register answered 409"), "{text}");
+    assert!(
+        text.starts_with("POST /api/auth/register answered 409"),
+        "{text}"
+    );
     assert!(text.ends_with("(expected 201)"), "{text}");
 
     // 401 on wrong credentials.
-    let wrong = c.login("ada@example.com", "nope-nope-nope").await.unwrap_err();
+    let wrong = c
+        .login("ada@example.com", "nope-nope-nope")
+        .await
+        .unwrap_err();
     assert_eq!(wrong.status(), Some(401), "{wrong}");
 
     let health = c.health().await.unwrap();
@@ -105,7 +121,12 @@ async fn register_login_and_operations() {
     assert_eq!(anonymous.status(), Some(401), "{anonymous}");
     let forbidden = c.restart(Some(&session)).await.unwrap_err();
     assert_eq!(forbidden.status(), Some(403), "{forbidden}");
-    assert!(forbidden.to_string().starts_with("POST /admin/restart answered 403"), "{forbidden}");
+    assert!(
+        forbidden
+            .to_string()
+            .starts_with("POST /admin/restart answered 403"),
+        "{forbidden}"
+    );
     let admin = c.login_admin().await.unwrap();
     c.restart(Some(&admin)).await.unwrap();
 }
@@ -127,7 +148,11 @@ async fn execute_and_collect_the_five_events_over_subprotocol_auth() {
     assert!(pong.timestamp.is_some());
 
     let run = c
-        .execute_agent(&session, &ExecuteRequest::new("hello there agent"), Route::V2)
+        .execute_agent(
+            &session,
+            &ExecuteRequest::new("hello there agent"),
+            Route::V2,
+        )
         .await
         .unwrap();
     assert_eq!(run.status, "started");
@@ -135,17 +160,35 @@ async fn execute_and_collect_the_five_events_over_subprotocol_auth() {
     let events = socket.collect_run(&run.run_id, WAIT).await.unwrap();
     assert_eq!(
         events.names(),
-        ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
+        [
+            "agent_started",
+            "agent_thinking",
+            "tool_executing",
+            "tool_completed",
+            "agent_completed"
+        ]
     );
     for (i, e) in events.events.iter().enumerate() {
         assert_eq!(e.seq, Some(i as u64 + 1));
         assert_eq!(e.kind.index, Some(i));
         assert_eq!(e.thread_id.as_deref(), Some(run.thread_id.as_str()));
-        assert!(e.timestamp.is_some(), "timestamp parses: {:?}", e.timestamp_raw);
+        assert!(
+            e.timestamp.is_some(),
+            "timestamp parses: {:?}",
+            e.timestamp_raw
+        );
     }
-    assert!(events.events.windows(2).all(|w| w[0].received_at <= w[1].received_at));
+    assert!(
+        events
+            .events
+            .windows(2)
+            .all(|w| w[0].received_at <= w[1].received_at)
+    );
     assert_eq!(events.events[3].data["output"], json!(3));
-    assert_eq!(events.result(), Some(&json!("3 words received: hello there agent")));
+    assert_eq!(
+        events.result(),
+        Some(&json!("3 words received: hello there agent"))
+    );
 
     let status = c.run_status(&session, &run.run_id).await.unwrap();
     assert_eq!(status.run_id, run.run_id);
@@ -175,7 +218,9 @@ async fn legacy_route_legacy_path_and_header_auth() {
     let run = c
         .execute_agent(
             &session,
-            &ExecuteRequest::new("one two").agent("default").in_thread(&thread.thread_id),
+            &ExecuteRequest::new("one two")
+                .agent("default")
+                .in_thread(&thread.thread_id),
             Route::Legacy,
         )
         .await
@@ -198,7 +243,10 @@ async fn threads_and_messages_round_trip() {
     let untitled = c.create_thread(&session, None).await.unwrap();
     assert!(untitled.title.is_some(), "an untitled thread gets a title");
 
-    let posted = c.post_message(&session, &first.thread_id, "héllo wörld").await.unwrap();
+    let posted = c
+        .post_message(&session, &first.thread_id, "héllo wörld")
+        .await
+        .unwrap();
     assert_eq!(posted.role, "user");
     assert_eq!(posted.content, "héllo wörld");
     assert_eq!(posted.thread_id.as_deref(), Some(first.thread_id.as_str()));
@@ -233,8 +281,21 @@ async fn status_errors_name_the_contract_row() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, ClientError::Status { status: 404, expected: 202, .. }), "{err:?}");
-    assert!(text.starts_with("POST /api/agent/v2/execute answered 404"), "{text}");
+    assert!(
+        matches!(
+            err,
+            ClientError::Status {
+                status: 404,
+                expected: 202,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        text.starts_with("POST /api/agent/v2/execute answered 404"),
+        "{text}"
+    );
     assert!(text.ends_with("(expected 202)"), "{text}");
     // The legacy alias still works.
     c.execute_agent(&session, &ExecuteRequest::new("hi"), Route::Legacy)
@@ -259,13 +320,20 @@ async fn raw_requests_for_status_code_scenarios() {
     let paths = &c.contract().paths;
 
     let malformed = c
-        .send(RawRequest::post(paths.threads.as_str()).session(&session).json_text("{not json"))
+        .send(
+            RawRequest::post(paths.threads.as_str())
+                .session(&session)
+                .json_text("{not json"),
+        )
         .await
         .unwrap();
     assert_eq!(malformed.status, 400);
     assert!(malformed.error_code.is_some(), "{}", malformed.body);
 
-    let missing = c.send(RawRequest::get(paths.threads.as_str())).await.unwrap();
+    let missing = c
+        .send(RawRequest::get(paths.threads.as_str()))
+        .await
+        .unwrap();
     assert_eq!(missing.status, 401);
     let forged = c
         .send(RawRequest::get(paths.threads.as_str()).bearer("a.b.c"))
@@ -299,7 +367,16 @@ async fn upgrade_refusals_are_named() {
     let c = &stack.client;
 
     let anonymous = c.agent_events_anonymous(Path::Primary).await.unwrap_err();
-    assert!(matches!(anonymous, ClientError::Handshake { status: Some(401), .. }), "{anonymous:?}");
+    assert!(
+        matches!(
+            anonymous,
+            ClientError::Handshake {
+                status: Some(401),
+                ..
+            }
+        ),
+        "{anonymous:?}"
+    );
     assert!(
         anonymous
             .to_string()
@@ -330,7 +407,9 @@ async fn a_missing_subprotocol_echo_is_named_plainly() {
         "the server selected no subprotocol although jwt-auth was offered (WebSocket upgrade on /websocket)"
     );
     // Header auth does not depend on the echo.
-    c.agent_events(&session, SocketAuth::Header, Path::Primary).await.unwrap();
+    c.agent_events(&session, SocketAuth::Header, Path::Primary)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,7 +417,10 @@ async fn incomplete_and_disordered_runs_say_what_arrived() {
     let stack = start("drop_event:tool_executing").await;
     let c = &stack.client;
     let session = user(c, "ida@example.com").await;
-    let mut socket = c.agent_events(&session, SocketAuth::Header, Path::Primary).await.unwrap();
+    let mut socket = c
+        .agent_events(&session, SocketAuth::Header, Path::Primary)
+        .await
+        .unwrap();
     let run = c
         .execute_agent(&session, &ExecuteRequest::new("x"), Route::V2)
         .await
@@ -352,7 +434,10 @@ async fn incomplete_and_disordered_runs_say_what_arrived() {
     let stack = start("reorder_events").await;
     let c = &stack.client;
     let session = user(c, "jon@example.com").await;
-    let mut socket = c.agent_events(&session, SocketAuth::Header, Path::Primary).await.unwrap();
+    let mut socket = c
+        .agent_events(&session, SocketAuth::Header, Path::Primary)
+        .await
+        .unwrap();
     let run = c
         .execute_agent(&session, &ExecuteRequest::new("x"), Route::V2)
         .await
@@ -367,7 +452,10 @@ async fn incomplete_and_disordered_runs_say_what_arrived() {
     let stack = start("drop_event:agent_completed").await;
     let c = &stack.client;
     let session = user(c, "kim@example.com").await;
-    let mut socket = c.agent_events(&session, SocketAuth::Header, Path::Primary).await.unwrap();
+    let mut socket = c
+        .agent_events(&session, SocketAuth::Header, Path::Primary)
+        .await
+        .unwrap();
     let run = c
         .execute_agent(&session, &ExecuteRequest::new("x"), Route::V2)
         .await
@@ -393,14 +481,23 @@ async fn other_users_runs_are_ignored_and_closes_are_surfaced() {
     let c = &stack.client;
     let alice = user(c, "al@example.com").await;
     let bob = user(c, "bo@example.com").await;
-    let mut bobs = c.agent_events(&bob, SocketAuth::Header, Path::Primary).await.unwrap();
+    let mut bobs = c
+        .agent_events(&bob, SocketAuth::Header, Path::Primary)
+        .await
+        .unwrap();
     let run = c
         .execute_agent(&alice, &ExecuteRequest::new("secret"), Route::V2)
         .await
         .unwrap();
     // Bob sees nothing of Alice's run.
-    let nothing = bobs.next_event(Duration::from_millis(400)).await.unwrap_err();
-    assert!(matches!(nothing, ClientError::SocketTimeout { .. }), "{nothing:?}");
+    let nothing = bobs
+        .next_event(Duration::from_millis(400))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(nothing, ClientError::SocketTimeout { .. }),
+        "{nothing:?}"
+    );
     let _ = run;
 
     // A restart closes open sockets with 1012.
@@ -413,8 +510,16 @@ async fn other_users_runs_are_ignored_and_closes_are_surfaced() {
             Err(e) => break e,
         }
     };
-    assert!(matches!(closed, ClientError::SocketClosed { code: 1012, .. }), "{closed:?}");
-    assert!(closed.to_string().starts_with("the server closed /websocket with 1012"), "{closed}");
+    assert!(
+        matches!(closed, ClientError::SocketClosed { code: 1012, .. }),
+        "{closed:?}"
+    );
+    assert!(
+        closed
+            .to_string()
+            .starts_with("the server closed /websocket with 1012"),
+        "{closed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,7 +528,10 @@ async fn dashboard_ack_stats_broadcasts_and_origin_check() {
     let c = &stack.client;
 
     let mut dash = c.dashboard(None).await.unwrap();
-    assert!(matches!(dash.next_frame(WAIT).await.unwrap(), DashboardFrame::ConnectionAck { .. }));
+    assert!(matches!(
+        dash.next_frame(WAIT).await.unwrap(),
+        DashboardFrame::ConnectionAck { .. }
+    ));
     let stats = loop {
         if let DashboardFrame::StatsUpdate { stats, .. } = dash.next_frame(WAIT).await.unwrap() {
             break stats;
@@ -444,9 +552,15 @@ async fn dashboard_ack_stats_broadcasts_and_origin_check() {
     assert_eq!(done.as_deref(), Some(run.run_id.as_str()));
 
     let mut foreign = c.dashboard(Some("http://evil.example")).await.unwrap();
-    assert_eq!(foreign.expect_close(WAIT).await.unwrap(), (1008, "Origin not allowed".to_owned()));
+    assert_eq!(
+        foreign.expect_close(WAIT).await.unwrap(),
+        (1008, "Origin not allowed".to_owned())
+    );
     let err = foreign.next_frame(WAIT).await.unwrap_err();
-    assert!(matches!(err, ClientError::SocketClosed { code: 1008, .. }), "{err:?}");
+    assert!(
+        matches!(err, ClientError::SocketClosed { code: 1008, .. }),
+        "{err:?}"
+    );
 
     let mut no_origin = c.dashboard_without_origin().await.unwrap();
     assert_eq!(no_origin.expect_close(WAIT).await.unwrap().0, 1008);
@@ -490,20 +604,31 @@ async fn agent_socket_memory_per_user() {
     let session = user(c, "mem@example.com").await;
     let exe = std::env::current_exe().unwrap();
     let out = tokio::process::Command::new(exe)
-        .args(["--ignored", "--exact", "memory_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "memory_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("GP_MEM_URL", c.base_url())
         .env("GP_MEM_TOKEN", &session.token)
         .output()
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("bytes_per_socket="))
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let per: u64 = stdout
+        .split("bytes_per_socket=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no measurement in: {stdout}"));
-    println!("{line}");
-    let per: u64 = line["bytes_per_socket=".len()..].trim().parse().unwrap();
+    println!("client memory per agent-events socket: {per} bytes");
     assert!(per < 64 * 1024, "{per} bytes per agent-events socket");
 }
 
@@ -515,7 +640,11 @@ async fn memory_child() {
     };
     fn rss() -> u64 {
         let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-        let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
         pages * 4096
     }
     const N: usize = 400;
@@ -524,15 +653,26 @@ async fn memory_child() {
     // Warm up allocator and TLS-free code paths.
     let mut sockets = Vec::with_capacity(N + 20);
     for _ in 0..20 {
-        sockets.push(c.agent_events(&session, SocketAuth::Header, Path::Primary).await.unwrap());
+        sockets.push(
+            c.agent_events(&session, SocketAuth::Header, Path::Primary)
+                .await
+                .unwrap(),
+        );
     }
     let before = rss();
     for _ in 0..N {
-        sockets.push(c.agent_events(&session, SocketAuth::Header, Path::Primary).await.unwrap());
+        sockets.push(
+            c.agent_events(&session, SocketAuth::Header, Path::Primary)
+                .await
+                .unwrap(),
+        );
     }
     for s in sockets.iter_mut() {
         s.ping().await.unwrap();
     }
     let after = rss();
-    println!("bytes_per_socket={}", after.saturating_sub(before) / N as u64);
+    println!(
+        "\nbytes_per_socket={}",
+        after.saturating_sub(before) / N as u64
+    );
 }

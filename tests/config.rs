@@ -11,7 +11,10 @@ fn no_env() -> Vec<(String, String)> {
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn write(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
@@ -32,7 +35,10 @@ fn defaults_are_the_contract() {
     assert_eq!(p.run_status.fill(&[("run_id", "r1")]), "/api/agent/runs/r1");
     assert_eq!(p.agents_status.as_str(), "/api/agents/status");
     assert_eq!(p.threads.as_str(), "/api/threads");
-    assert_eq!(p.thread_messages.as_str(), "/api/threads/{thread_id}/messages");
+    assert_eq!(
+        p.thread_messages.as_str(),
+        "/api/threads/{thread_id}/messages"
+    );
     assert_eq!(p.agent_events.as_str(), "/websocket");
     assert_eq!(p.agent_events_legacy.as_str(), "/ws");
     assert_eq!(p.dashboard.as_str(), "/api/v1/ws/dashboard");
@@ -44,10 +50,19 @@ fn defaults_are_the_contract() {
 
     assert_eq!(
         c.events.agent_sequence(),
-        ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
+        [
+            "agent_started",
+            "agent_thinking",
+            "tool_executing",
+            "tool_completed",
+            "agent_completed"
+        ]
     );
     assert_eq!(c.events.connection_established, "connection_established");
-    assert_eq!((c.events.ping.as_str(), c.events.pong.as_str()), ("ping", "pong"));
+    assert_eq!(
+        (c.events.ping.as_str(), c.events.pong.as_str()),
+        ("ping", "pong")
+    );
     assert_eq!(c.events.connection_ack, "connection_ack");
     assert_eq!(c.events.stats_update, "stats_update");
     assert_eq!(c.events.query_complete, "query_complete");
@@ -72,7 +87,10 @@ fn defaults_are_the_contract() {
 
     assert_eq!(c.admin.email, "admin@example.com");
     assert_eq!(c.admin.password, "admin-password");
-    assert!(!format!("{:?}", c.admin).contains("admin-password"), "password is redacted");
+    assert!(
+        !format!("{:?}", c.admin).contains("admin-password"),
+        "password is redacted"
+    );
 
     assert_eq!(c.target.base_url, None);
     assert!(c.target.faults.is_empty());
@@ -88,22 +106,31 @@ fn the_documented_file_parses_and_equals_the_defaults() {
 #[test]
 fn the_documented_file_names_every_key() {
     // Every key of the serialised defaults appears in goldenpath.toml (commented or not).
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("goldenpath.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("goldenpath.toml"))
+            .unwrap();
     let defaults = toml::Value::try_from(Config::default()).unwrap();
     for (section, table) in defaults.as_table().unwrap() {
-        assert!(text.contains(&format!("[{section}]")), "section [{section}] is documented");
+        assert!(
+            text.contains(&format!("[{section}]")),
+            "section [{section}] is documented"
+        );
         for key in table.as_table().unwrap().keys() {
             assert!(
                 text.lines().any(|l| {
                     let l = l.trim_start();
-                    l.starts_with(&format!("{key} =")) || l.starts_with(&format!("[{section}.{key}]"))
+                    l.starts_with(&format!("{key} ="))
+                        || l.starts_with(&format!("[{section}.{key}]"))
                 }),
                 "{section}.{key} is documented"
             );
         }
     }
     for optional in ["base_url", "image"] {
-        assert!(text.contains(&format!("# {optional} =")), "target.{optional} is documented");
+        assert!(
+            text.contains(&format!("# {optional} =")),
+            "target.{optional} is documented"
+        );
     }
 }
 
@@ -130,13 +157,20 @@ fn a_file_overrides_defaults() {
     let c = Config::load_from(Some(&path), no_env()).unwrap();
     assert_eq!(c.paths.agent_events.as_str(), "/events");
     assert_eq!(c.paths.run_status.fill(&[("run_id", "7")]), "/runs/7");
-    assert_eq!(c.paths.login.as_str(), "/api/auth/login", "untouched keys keep defaults");
+    assert_eq!(
+        c.paths.login.as_str(),
+        "/api/auth/login",
+        "untouched keys keep defaults"
+    );
     assert_eq!(c.events.agent_sequence()[1], "thinking");
     assert_eq!(c.timeouts.events, Duration::from_secs(90));
     assert_eq!(c.timeouts.http_request, Duration::from_millis(500));
     assert_eq!(c.target.base_url.as_deref(), Some("http://127.0.0.1:9000"));
     assert_eq!(c.target.faults, ["ws_path_500", "leak_events"]);
-    assert_eq!(c.target.env.get("AGENT_THINK_MS").map(String::as_str), Some("5"));
+    assert_eq!(
+        c.target.env.get("AGENT_THINK_MS").map(String::as_str),
+        Some("5")
+    );
 }
 
 #[test]
@@ -164,7 +198,10 @@ fn the_environment_overrides_the_file() {
     assert_eq!(c.limits.events_per_run, 6);
     assert_eq!(c.admin.password, "12345678");
     assert_eq!(c.target.faults, ["ws_path_500", "leak_events"]);
-    assert_eq!(c.target.env.get("AGENT_THINK_MS").map(String::as_str), Some("5"));
+    assert_eq!(
+        c.target.env.get("AGENT_THINK_MS").map(String::as_str),
+        Some("5")
+    );
     assert_eq!(c.websocket.subprotocol, "bearer");
     assert_eq!(c.paths.login.as_str(), "/api/auth/login");
 
@@ -182,15 +219,24 @@ fn unknown_keys_are_errors_naming_file_and_key() {
     assert!(text.contains(&path.display().to_string()), "{text}");
     assert!(text.contains("key `paths.agent_event`"), "{text}");
     assert!(text.contains("unknown key"), "{text}");
-    assert!(text.contains("agent_events"), "the valid keys are listed: {text}");
+    assert!(
+        text.contains("agent_events"),
+        "the valid keys are listed: {text}"
+    );
 
     let path = write(&dir, "[pathz]\nlogin = \"/x\"\n");
     let err = Config::load_from(Some(&path), no_env()).unwrap_err();
-    assert!(err.to_string().contains("key `pathz`: unknown key"), "{err}");
+    assert!(
+        err.to_string().contains("key `pathz`: unknown key"),
+        "{err}"
+    );
 
     let err = Config::load_from(None, env(&[("GOLDENPATH_PATHS__NOPE", "/x")])).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("environment variable GOLDENPATH_PATHS__NOPE"), "{text}");
+    assert!(
+        text.contains("environment variable GOLDENPATH_PATHS__NOPE"),
+        "{text}"
+    );
     assert!(text.contains("key `paths.nope`: unknown key"), "{text}");
 }
 
@@ -216,21 +262,38 @@ fn bad_values_name_the_key_and_the_expected_form() {
     let text = err.to_string();
     assert!(text.contains("key `paths.run_status`"), "{text}");
     assert!(text.contains("{run_id}"), "{text}");
-    assert!(text.contains(&path.display().to_string()), "origin is named: {text}");
+    assert!(
+        text.contains(&path.display().to_string()),
+        "origin is named: {text}"
+    );
 
     let path = write(&dir, "[limits]\nbody_max_bytes = \"lots\"\n");
     let err = Config::load_from(Some(&path), no_env()).unwrap_err();
-    assert!(err.to_string().contains("key `limits.body_max_bytes`"), "{err}");
+    assert!(
+        err.to_string().contains("key `limits.body_max_bytes`"),
+        "{err}"
+    );
 
     let err = Config::load_from(None, env(&[("GOLDENPATH_TIMEOUTS__EVENTS", "soon")])).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("environment variable GOLDENPATH_TIMEOUTS__EVENTS"), "{text}");
+    assert!(
+        text.contains("environment variable GOLDENPATH_TIMEOUTS__EVENTS"),
+        "{text}"
+    );
     assert!(text.contains("key `timeouts.events`"), "{text}");
 
-    let err = Config::load_from(None, env(&[("GOLDENPATH_TARGET__BASE_URL", "localhost:8000")])).unwrap_err();
+    let err = Config::load_from(
+        None,
+        env(&[("GOLDENPATH_TARGET__BASE_URL", "localhost:8000")]),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("key `target.base_url`"), "{err}");
 
-    let err = Config::load_from(None, env(&[("GOLDENPATH_EVENTS__AGENT_THINKING", "agent_started")])).unwrap_err();
+    let err = Config::load_from(
+        None,
+        env(&[("GOLDENPATH_EVENTS__AGENT_THINKING", "agent_started")]),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("must be distinct"), "{err}");
 
     // Several problems are all reported.
@@ -243,7 +306,10 @@ fn bad_values_name_the_key_and_the_expected_form() {
 fn a_missing_explicit_file_is_an_error_and_toml_syntax_errors_are_reported() {
     let err = Config::load_from(Some(Path::new("/no/such/goldenpath.toml")), no_env()).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
-    assert!(err.to_string().contains("/no/such/goldenpath.toml"), "{err}");
+    assert!(
+        err.to_string().contains("/no/such/goldenpath.toml"),
+        "{err}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = write(&dir, "[paths\nlogin = ");

@@ -334,7 +334,7 @@ fn write_hlog(
                 let warm = if sec < 5 { 2.5 } else { 1.0 };
                 for i in 0..shape.per_second {
                     h.record(rng.latency(median_us * warm, 0.45)).unwrap();
-                    if error_every > 0 && (sec * shape.per_second + i) % error_every == 0 {
+                    if error_every > 0 && (sec * shape.per_second + i).is_multiple_of(error_every) {
                         errors += 1;
                     }
                 }
@@ -991,7 +991,7 @@ fn normalize_durations(s: &str) -> String {
             && let Some((mut end, mut more)) = unit_at(j)
         {
             while more {
-                match number_at(end + 1).and_then(|k| unit_at(k)) {
+                match number_at(end + 1).and_then(&unit_at) {
                     Some((e, m)) if b[end] == b' ' => {
                         end = e;
                         more = m;

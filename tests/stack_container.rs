@@ -330,7 +330,13 @@ async fn reference_image_is_reused_not_rebuilt() -> Result<()> {
     ensure!(config.entrypoint == Some(vec!["/agent-stack".to_owned()]));
     let env = config.env.unwrap_or_default();
     ensure!(env.contains(&"PORT=8000".to_owned()) && env.contains(&"DATA_DIR=/data".to_owned()));
-    ensure!(config.volumes.unwrap_or_default().iter().any(|v| v == "/data"));
+    ensure!(
+        config
+            .volumes
+            .unwrap_or_default()
+            .iter()
+            .any(|v| v == "/data")
+    );
     let health = config.healthcheck.context("no healthcheck")?;
     ensure!(
         health.test
@@ -375,6 +381,48 @@ async fn a_dynamically_linked_binary_is_refused_before_any_build() -> Result<()>
     }
 }
 
+#[tokio::test]
+async fn sweep_orphans_removes_what_a_dead_process_left_and_spares_the_living() -> Result<()> {
+    use testcontainers::bollard::models::NetworkCreateRequest;
+    let docker = provision::engine::connect().await?;
+    // A pid that surely ended: a child we waited for.
+    let dead_pid = std::process::Command::new("true").spawn()?.id();
+    std::thread::sleep(Duration::from_millis(50));
+    let run = new_run_id();
+    let label = |pid: u32| {
+        std::collections::HashMap::from([
+            (provision::RUN_LABEL.to_owned(), run.clone()),
+            (provision::PID_LABEL.to_owned(), pid.to_string()),
+            (
+                provision::HOST_LABEL.to_owned(),
+                provision::engine::host_name(),
+            ),
+        ])
+    };
+    let dead = format!("goldenpath-net-sweep-dead-{}", &run[run.len() - 8..]);
+    let alive = format!("goldenpath-net-sweep-alive-{}", &run[run.len() - 8..]);
+    for (name, pid) in [(&dead, dead_pid), (&alive, std::process::id())] {
+        docker
+            .create_network(NetworkCreateRequest {
+                name: name.clone(),
+                labels: Some(label(pid)),
+                ..Default::default()
+            })
+            .await?;
+    }
+    let report = provision::sweep_orphans().await?;
+    let dead_gone = docker.inspect_network(&dead, None).await.is_err();
+    let alive_kept = docker.inspect_network(&alive, None).await.is_ok();
+    provision::sweep_leftovers(&run).await?;
+    ensure!(
+        dead_gone,
+        "the dead process's network survived the sweep ({report:?})"
+    );
+    ensure!(alive_kept, "the sweep removed a live process's network");
+    ensure!(run_inventory(&run).await? == provision::RunInventory::default());
+    Ok(())
+}
+
 /// Starts a stack and waits forever: for checking by hand that Ctrl-C leaves nothing.
 ///
 /// `cargo test --test stack_container -- --ignored hold_stack_until_signal --nocapture`,
@@ -383,7 +431,14 @@ async fn a_dynamically_linked_binary_is_refused_before_any_build() -> Result<()>
 #[tokio::test]
 #[ignore = "manual: waits for a signal"]
 async fn hold_stack_until_signal() -> Result<()> {
-    let stack = start_stack(StackEnv::contract_defaults()).await?;
+    // HOLD_WATCHDOG_ONLY=1: leave signals to testcontainers' watchdog alone (to compare).
+    let watchdog_only = std::env::var_os("HOLD_WATCHDOG_ONLY").is_some();
+    let options = StackOptions {
+        run_id: new_run_id(),
+        cleanup_on_signal: !watchdog_only,
+        ..Default::default()
+    };
+    let stack = ManagedStack::start(&reference_image().await?, options).await?;
     eprintln!(
         "[stack_container] HOLDING pid={} run={} container={} network={} volume={:?}",
         std::process::id(),

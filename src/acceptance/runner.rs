@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub features: Vec<PathBuf>,
     /// A cucumber tag expression, e.g. `@golden and not @slow`.
     pub tags: Option<String>,
+    /// Only scenarios with these exact names (all when empty).
+    pub scenario_names: Vec<String>,
     pub target: TargetChoice,
     /// Seeded faults for the stacks goldenpath starts (added to `target.faults`).
     pub faults: Vec<String>,
@@ -57,6 +59,7 @@ impl RunOptions {
         Self {
             features: vec![PathBuf::from("features")],
             tags: None,
+            scenario_names: Vec::new(),
             target: TargetChoice::Reference,
             faults: Vec::new(),
             config,
@@ -220,8 +223,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             })
         });
 
+    let names = opts.scenario_names.clone();
     let filter = move |feature: &gherkin::Feature, rule: Option<&gherkin::Rule>, scenario: &gherkin::Scenario| {
-        tags.as_ref().is_none_or(|t| {
+        let named = names.is_empty() || names.contains(&scenario.name);
+        named && tags.as_ref().is_none_or(|t| {
             t.eval(
                 feature
                     .tags

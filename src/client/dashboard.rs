@@ -70,7 +70,10 @@ impl fmt::Debug for DashboardSocket {
     }
 }
 
-pub(super) async fn connect(client: &StackClient, origin: Option<String>) -> Result<DashboardSocket, ClientError> {
+pub(super) async fn connect(
+    client: &StackClient,
+    origin: Option<String>,
+) -> Result<DashboardSocket, ClientError> {
     let contract = client.contract_arc().clone();
     let path = contract.paths.dashboard.as_str().to_owned();
     let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
@@ -161,7 +164,10 @@ impl DashboardSocket {
         let kind = opt_str(&value, &f.kind);
         let timestamp = opt_str(&value, &f.timestamp);
         // Payloads are in `data`; fall back to the top level for stacks that flatten.
-        let data = value.get(&f.data).filter(|d| d.is_object()).unwrap_or(&value);
+        let data = value
+            .get(&f.data)
+            .filter(|d| d.is_object())
+            .unwrap_or(&value);
         let u = |k: &str| data.get(k).and_then(Value::as_u64);
         let s = |k: &str| opt_str(data, k);
         Ok(match kind.as_deref() {

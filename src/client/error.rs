@@ -151,7 +151,11 @@ impl fmt::Display for HandshakeText<'_> {
                 "WebSocket upgrade on {} refused with HTTP {s} (expected 101): {}",
                 self.path, self.detail
             ),
-            None => write!(f, "WebSocket upgrade on {} failed: {}", self.path, self.detail),
+            None => write!(
+                f,
+                "WebSocket upgrade on {} failed: {}",
+                self.path, self.detail
+            ),
         }
     }
 }
@@ -171,7 +175,7 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
         format!("{}µs", d.as_micros())
     } else if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", d.as_secs_f64())

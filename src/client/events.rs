@@ -84,10 +84,17 @@ pub struct AgentEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentFrame {
     Established(ConnectionEstablished),
-    Pong { timestamp: Option<String>, received_at: Instant },
+    Pong {
+        timestamp: Option<String>,
+        received_at: Instant,
+    },
     Event(AgentEvent),
     /// A frame of another type (kept whole).
-    Other { kind: Option<String>, value: Value, received_at: Instant },
+    Other {
+        kind: Option<String>,
+        value: Value,
+        received_at: Instant,
+    },
 }
 
 /// The events of one run, complete and in order.
@@ -148,23 +155,47 @@ pub struct EventsIncomplete {
 impl fmt::Display for EventsIncomplete {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = number_word(self.expected.len());
-        let in_order = if self.ended.is_none() { " in order" } else { "" };
-        write!(f, "expected the {n} agent events{in_order} within {}; ", human(self.within))?;
+        let in_order = if self.ended.is_none() {
+            " in order"
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "expected the {n} agent events{in_order} within {}; ",
+            human(self.within)
+        )?;
         let names: Vec<&str> = self.got.iter().map(|e| e.kind.name.as_str()).collect();
         match (&self.ended, names.is_empty()) {
-            (Some(RunEnd::Silence { silence }), true) => write!(f, "got nothing for {}", human(*silence))?,
-            (Some(RunEnd::Silence { silence }), false) => {
-                write!(f, "got {}, then nothing for {}", names.join(", "), human(*silence))?
+            (Some(RunEnd::Silence { silence }), true) => {
+                write!(f, "got nothing for {}", human(*silence))?
             }
+            (Some(RunEnd::Silence { silence }), false) => write!(
+                f,
+                "got {}, then nothing for {}",
+                names.join(", "),
+                human(*silence)
+            )?,
             (Some(RunEnd::Closed { code, reason }), _) => {
-                let got = if names.is_empty() { "nothing".into() } else { names.join(", ") };
-                write!(f, "got {got}, then the server closed the socket with {code}")?;
+                let got = if names.is_empty() {
+                    "nothing".into()
+                } else {
+                    names.join(", ")
+                };
+                write!(
+                    f,
+                    "got {got}, then the server closed the socket with {code}"
+                )?;
                 if !reason.is_empty() {
                     write!(f, " {reason:?}")?;
                 }
             }
             (Some(RunEnd::Failed { detail }), _) => {
-                let got = if names.is_empty() { "nothing".into() } else { names.join(", ") };
+                let got = if names.is_empty() {
+                    "nothing".into()
+                } else {
+                    names.join(", ")
+                };
                 write!(f, "got {got}, then {detail}")?;
             }
             (None, _) => write!(f, "got {}", names.join(", "))?,
@@ -173,7 +204,11 @@ impl fmt::Display for EventsIncomplete {
             write!(f, " ({})", self.problems.join("; "))?;
         }
         if self.other_runs_ignored > 0 {
-            write!(f, "; {} events of other runs were ignored", self.other_runs_ignored)?;
+            write!(
+                f,
+                "; {} events of other runs were ignored",
+                self.other_runs_ignored
+            )?;
         }
         Ok(())
     }
@@ -185,7 +220,10 @@ fn number_word(n: usize) -> String {
     const WORDS: [&str; 11] = [
         "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
     ];
-    WORDS.get(n).map(|w| w.to_string()).unwrap_or_else(|| n.to_string())
+    WORDS
+        .get(n)
+        .map(|w| w.to_string())
+        .unwrap_or_else(|| n.to_string())
 }
 
 /// The agent-events socket of one user. Owned by one task; no background task.
@@ -242,7 +280,8 @@ pub(super) async fn connect(
     let timeout = contract.timeouts.socket_connect;
     let wanted = wsc.subprotocol.clone();
     let token_prefix = wsc.token_prefix.clone();
-    let span = tracing::info_span!("ws_connect", path = %path, ?auth, status = tracing::field::Empty);
+    let span =
+        tracing::info_span!("ws_connect", path = %path, ?auth, status = tracing::field::Empty);
     async move {
         let (mut ws, response) = ws::connect(ws::Upgrade {
             url: client.ws_url(&path),
@@ -261,7 +300,11 @@ pub(super) async fn connect(
         if let (SocketAuth::Subprotocol, Some(selected)) = (auth, &subprotocol)
             && selected != &wanted
         {
-            let what = if selected.starts_with(&token_prefix) { "the token" } else { selected };
+            let what = if selected.starts_with(&token_prefix) {
+                "the token"
+            } else {
+                selected
+            };
             return Err(ClientError::Handshake {
                 path,
                 status: Some(101),
@@ -328,7 +371,9 @@ impl AgentEventSocket {
         self.send_text(ping.to_string()).await?;
         let deadline = tokio::time::Instant::now() + self.contract.timeouts.socket_connect;
         loop {
-            let frame = self.read_frame(deadline, &self.contract.events.pong.clone()).await?;
+            let frame = self
+                .read_frame(deadline, &self.contract.events.pong.clone())
+                .await?;
             match frame {
                 AgentFrame::Pong {
                     timestamp,
@@ -372,7 +417,11 @@ impl AgentEventSocket {
     /// until all `limits.events_per_run` arrived or the last configured event came,
     /// within `timeout` in total. Returns them if they are exactly the configured
     /// events in order with `seq` 1..=n; otherwise says what arrived and what is wrong.
-    pub async fn collect_run(&mut self, run_id: &str, timeout: Duration) -> Result<RunEvents, EventsIncomplete> {
+    pub async fn collect_run(
+        &mut self,
+        run_id: &str,
+        timeout: Duration,
+    ) -> Result<RunEvents, EventsIncomplete> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + timeout;
         let expected: Vec<String> = self
@@ -389,34 +438,34 @@ impl AgentEventSocket {
         let mut ended = None;
         let span = tracing::debug_span!("collect_run", run_id, path = %self.path);
         async {
-        while got.len() < want && !got.last().is_some_and(|e| e.kind.index == Some(last_index)) {
-            let frame = match self.pending.pop_front() {
-                Some(f) => Ok(f),
-                None => self.read_frame(deadline, "agent events").await,
-            };
-            match frame {
-                Ok(AgentFrame::Event(e)) if e.run_id == run_id => got.push(e),
-                Ok(AgentFrame::Event(_)) => others += 1,
-                Ok(_) => {}
-                Err(ClientError::SocketTimeout { .. }) => {
-                    let since = got.last().map(|e| e.received_at).unwrap_or(started);
-                    ended = Some(RunEnd::Silence {
-                        silence: since.elapsed(),
-                    });
-                    break;
-                }
-                Err(ClientError::SocketClosed { code, reason, .. }) => {
-                    ended = Some(RunEnd::Closed { code, reason });
-                    break;
-                }
-                Err(other) => {
-                    ended = Some(RunEnd::Failed {
-                        detail: other.to_string(),
-                    });
-                    break;
+            while got.len() < want && got.last().is_none_or(|e| e.kind.index != Some(last_index)) {
+                let frame = match self.pending.pop_front() {
+                    Some(f) => Ok(f),
+                    None => self.read_frame(deadline, "agent events").await,
+                };
+                match frame {
+                    Ok(AgentFrame::Event(e)) if e.run_id == run_id => got.push(e),
+                    Ok(AgentFrame::Event(_)) => others += 1,
+                    Ok(_) => {}
+                    Err(ClientError::SocketTimeout { .. }) => {
+                        let since = got.last().map(|e| e.received_at).unwrap_or(started);
+                        ended = Some(RunEnd::Silence {
+                            silence: since.elapsed(),
+                        });
+                        break;
+                    }
+                    Err(ClientError::SocketClosed { code, reason, .. }) => {
+                        ended = Some(RunEnd::Closed { code, reason });
+                        break;
+                    }
+                    Err(other) => {
+                        ended = Some(RunEnd::Failed {
+                            detail: other.to_string(),
+                        });
+                        break;
+                    }
                 }
             }
-        }
         }
         .instrument(span)
         .await;
@@ -451,7 +500,11 @@ impl AgentEventSocket {
         ws::close(&mut self.ws, 1000, "", Duration::from_secs(1)).await;
     }
 
-    async fn read_frame(&mut self, deadline: tokio::time::Instant, waiting_for: &str) -> Result<AgentFrame, ClientError> {
+    async fn read_frame(
+        &mut self,
+        deadline: tokio::time::Instant,
+        waiting_for: &str,
+    ) -> Result<AgentFrame, ClientError> {
         if let Some((code, reason)) = &self.closed {
             return Err(ClientError::SocketClosed {
                 path: self.path.clone(),
@@ -482,7 +535,12 @@ fn describe(frame: &AgentFrame) -> String {
     }
 }
 
-fn parse_frame(contract: &Config, path: &str, text: &str, received_at: Instant) -> Result<AgentFrame, ClientError> {
+fn parse_frame(
+    contract: &Config,
+    path: &str,
+    text: &str,
+    received_at: Instant,
+) -> Result<AgentFrame, ClientError> {
     let value: Value = serde_json::from_str(text).map_err(|_| ClientError::Protocol {
         path: path.to_owned(),
         detail: format!("a frame that is not JSON: {}", excerpt(text, 120)),
@@ -668,8 +726,14 @@ mod tests {
             ev(&n[4], Some(4), Some(5)),
         ];
         let p = sequence_problems(&n, 5, &got);
-        assert!(p.contains(&"tool_executing arrived after tool_completed".to_string()), "{p:?}");
-        assert!(p.contains(&"seq 3 arrived after seq 4".to_string()), "{p:?}");
+        assert!(
+            p.contains(&"tool_executing arrived after tool_completed".to_string()),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&"seq 3 arrived after seq 4".to_string()),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -682,8 +746,14 @@ mod tests {
             ev(&n[4], Some(4), Some(5)),
         ];
         let p = sequence_problems(&n, 5, &got);
-        assert!(p.contains(&"agent_thinking arrived twice".to_string()), "{p:?}");
-        assert!(p.contains(&"missing tool_executing, tool_completed".to_string()), "{p:?}");
+        assert!(
+            p.contains(&"agent_thinking arrived twice".to_string()),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&"missing tool_executing, tool_completed".to_string()),
+            "{p:?}"
+        );
         assert!(p.contains(&"duplicate seq 2".to_string()), "{p:?}");
         assert!(p.contains(&"missing seq 3, 4".to_string()), "{p:?}");
     }

@@ -135,9 +135,17 @@ impl StackClient {
         display_name: &str,
     ) -> Result<Registered, ClientError> {
         let f = &self.contract.fields;
-        let body = json!({ f.email.as_str(): email, "password": password, "display_name": display_name });
+        let body =
+            json!({ f.email.as_str(): email, "password": password, "display_name": display_name });
         let r = self
-            .call(http::Method::POST, &self.contract.paths.register, &[], None, Some(body), 201)
+            .call(
+                http::Method::POST,
+                &self.contract.paths.register,
+                &[],
+                None,
+                Some(body),
+                201,
+            )
             .await?;
         Ok(Registered {
             user_id: self.req_str(&r, &r.json, &f.user_id)?,
@@ -150,7 +158,14 @@ impl StackClient {
         let f = &self.contract.fields;
         let body = json!({ f.email.as_str(): email, "password": password });
         let r = self
-            .call(http::Method::POST, &self.contract.paths.login, &[], None, Some(body), 200)
+            .call(
+                http::Method::POST,
+                &self.contract.paths.login,
+                &[],
+                None,
+                Some(body),
+                200,
+            )
             .await?;
         let token = self.req_str(&r, &r.json, &f.access_token)?;
         let mut session = Session::from_token(token);
@@ -188,7 +203,14 @@ impl StackClient {
             body[f.thread_id.as_str()] = json!(thread);
         }
         let r = self
-            .call(http::Method::POST, path, &[], Some(session), Some(body), 202)
+            .call(
+                http::Method::POST,
+                path,
+                &[],
+                Some(session),
+                Some(body),
+                202,
+            )
             .await?;
         Ok(RunStarted {
             run_id: self.req_str(&r, &r.json, &f.run_id)?,
@@ -198,7 +220,11 @@ impl StackClient {
     }
 
     /// `GET paths.run_status` → 200.
-    pub async fn run_status(&self, session: &Session, run_id: &str) -> Result<RunStatus, ClientError> {
+    pub async fn run_status(
+        &self,
+        session: &Session,
+        run_id: &str,
+    ) -> Result<RunStatus, ClientError> {
         let f = &self.contract.fields;
         let r = self
             .call(
@@ -222,7 +248,14 @@ impl StackClient {
     pub async fn agents_status(&self, session: &Session) -> Result<AgentsStatus, ClientError> {
         let f = &self.contract.fields;
         let r = self
-            .call(http::Method::GET, &self.contract.paths.agents_status, &[], Some(session), None, 200)
+            .call(
+                http::Method::GET,
+                &self.contract.paths.agents_status,
+                &[],
+                Some(session),
+                None,
+                200,
+            )
             .await?;
         let items = self.req_array(&r, &f.agents)?;
         let agents = items
@@ -243,14 +276,25 @@ impl StackClient {
     // ---- threads -----------------------------------------------------------------
 
     /// `POST paths.threads` `{title?}` → 201.
-    pub async fn create_thread(&self, session: &Session, title: Option<&str>) -> Result<Thread, ClientError> {
+    pub async fn create_thread(
+        &self,
+        session: &Session,
+        title: Option<&str>,
+    ) -> Result<Thread, ClientError> {
         let f = &self.contract.fields;
         let body = match title {
             Some(t) => json!({ f.title.as_str(): t }),
             None => json!({}),
         };
         let r = self
-            .call(http::Method::POST, &self.contract.paths.threads, &[], Some(session), Some(body), 201)
+            .call(
+                http::Method::POST,
+                &self.contract.paths.threads,
+                &[],
+                Some(session),
+                Some(body),
+                201,
+            )
             .await?;
         self.thread_from(&r, &r.json)
     }
@@ -259,7 +303,14 @@ impl StackClient {
     pub async fn list_threads(&self, session: &Session) -> Result<Vec<Thread>, ClientError> {
         let f = &self.contract.fields;
         let r = self
-            .call(http::Method::GET, &self.contract.paths.threads, &[], Some(session), None, 200)
+            .call(
+                http::Method::GET,
+                &self.contract.paths.threads,
+                &[],
+                Some(session),
+                None,
+                200,
+            )
             .await?;
         self.req_array(&r, &f.threads)?
             .iter()
@@ -290,7 +341,11 @@ impl StackClient {
     }
 
     /// `GET paths.thread_messages` → 200, oldest first.
-    pub async fn messages(&self, session: &Session, thread_id: &str) -> Result<Vec<Message>, ClientError> {
+    pub async fn messages(
+        &self,
+        session: &Session,
+        thread_id: &str,
+    ) -> Result<Vec<Message>, ClientError> {
         let f = &self.contract.fields;
         let r = self
             .call(
@@ -314,7 +369,14 @@ impl StackClient {
     pub async fn health(&self) -> Result<Health, ClientError> {
         let f = &self.contract.fields;
         let r = self
-            .call(http::Method::GET, &self.contract.paths.health, &[], None, None, 200)
+            .call(
+                http::Method::GET,
+                &self.contract.paths.health,
+                &[],
+                None,
+                None,
+                200,
+            )
             .await?;
         Ok(Health {
             status: self.req_str(&r, &r.json, &f.status)?,
@@ -330,7 +392,9 @@ impl StackClient {
     pub async fn health_detailed(&self) -> Result<HealthDetailed, ClientError> {
         let f = &self.contract.fields;
         let raw = self
-            .send(RawRequest::get(self.contract.paths.health_detailed.as_str()))
+            .send(RawRequest::get(
+                self.contract.paths.health_detailed.as_str(),
+            ))
             .await?;
         let endpoint = endpoint_name(&http::Method::GET, &self.contract.paths.health_detailed);
         if raw.status != 200 && raw.status != 503 {
@@ -356,14 +420,23 @@ impl StackClient {
     /// `GET paths.openapi` → 200, the OpenAPI document.
     pub async fn openapi(&self) -> Result<Value, ClientError> {
         let r = self
-            .call(http::Method::GET, &self.contract.paths.openapi, &[], None, None, 200)
+            .call(
+                http::Method::GET,
+                &self.contract.paths.openapi,
+                &[],
+                None,
+                None,
+                200,
+            )
             .await?;
         Ok(r.json)
     }
 
     /// `GET paths.docs` → 200, the HTML.
     pub async fn docs(&self) -> Result<String, ClientError> {
-        let raw = self.send(RawRequest::get(self.contract.paths.docs.as_str())).await?;
+        let raw = self
+            .send(RawRequest::get(self.contract.paths.docs.as_str()))
+            .await?;
         if raw.status != 200 {
             let endpoint = endpoint_name(&http::Method::GET, &self.contract.paths.docs);
             return Err(status_error(endpoint, &raw, 200));
@@ -374,8 +447,15 @@ impl StackClient {
     /// `POST paths.restart` → 200 `{status: "restarting"}`. Without a session the call
     /// is made with no token (the contract expects 401; the `open_restart` fault 200).
     pub async fn restart(&self, session: Option<&Session>) -> Result<(), ClientError> {
-        self.call(http::Method::POST, &self.contract.paths.restart, &[], session, None, 200)
-            .await?;
+        self.call(
+            http::Method::POST,
+            &self.contract.paths.restart,
+            &[],
+            session,
+            None,
+            200,
+        )
+        .await?;
         Ok(())
     }
 
@@ -385,7 +465,8 @@ impl StackClient {
     /// (unreachable, timeout, broken connection) are errors.
     pub async fn send(&self, request: RawRequest) -> Result<RawResponse, ClientError> {
         let endpoint = format!("{} {}", request.method, request.path);
-        let span = tracing::info_span!("http", endpoint = %endpoint, status = tracing::field::Empty);
+        let span =
+            tracing::info_span!("http", endpoint = %endpoint, status = tracing::field::Empty);
         async {
             let url = self.url(&request.path);
             let mut builder = self.http.request(request.method.clone(), &url);
@@ -443,14 +524,19 @@ impl StackClient {
     }
 
     /// Opens the agent-events socket with no token at all (the contract expects 401).
-    pub async fn agent_events_anonymous(&self, path: SocketPath) -> Result<AgentEventSocket, ClientError> {
+    pub async fn agent_events_anonymous(
+        &self,
+        path: SocketPath,
+    ) -> Result<AgentEventSocket, ClientError> {
         events::connect(self, None, SocketAuth::Header, path).await
     }
 
     /// Opens the dashboard socket sending `Origin: origin`, or the configured
     /// `websocket.dashboard_origin` when `None`.
     pub async fn dashboard(&self, origin: Option<&str>) -> Result<DashboardSocket, ClientError> {
-        let origin = origin.unwrap_or(&self.contract.websocket.dashboard_origin).to_owned();
+        let origin = origin
+            .unwrap_or(&self.contract.websocket.dashboard_origin)
+            .to_owned();
         dashboard::connect(self, Some(origin)).await
     }
 
@@ -548,7 +634,10 @@ impl StackClient {
     fn req_str(&self, r: &Reply, v: &Value, key: &str) -> Result<String, ClientError> {
         match v.get(key) {
             Some(Value::String(s)) => Ok(s.clone()),
-            Some(other) => Err(decode(r, format!("field `{key}` is {other}, expected a string"))),
+            Some(other) => Err(decode(
+                r,
+                format!("field `{key}` is {other}, expected a string"),
+            )),
             None => Err(decode(r, format!("missing field `{key}`"))),
         }
     }
@@ -556,7 +645,10 @@ impl StackClient {
     fn req_array<'a>(&self, r: &'a Reply, key: &str) -> Result<&'a Vec<Value>, ClientError> {
         match r.json.get(key) {
             Some(Value::Array(a)) => Ok(a),
-            Some(other) => Err(decode(r, format!("field `{key}` is {other}, expected a list"))),
+            Some(other) => Err(decode(
+                r,
+                format!("field `{key}` is {other}, expected a list"),
+            )),
             None => Err(decode(r, format!("missing list `{key}`"))),
         }
     }
@@ -616,7 +708,9 @@ pub(crate) fn opt_str(v: &Value, key: &str) -> Option<String> {
 fn normalise_base(base_url: &str) -> Result<String, ClientError> {
     let trimmed = base_url.trim().trim_end_matches('/');
     match url::Url::parse(trimmed) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(trimmed.to_owned()),
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(trimmed.to_owned())
+        }
         Ok(u) => Err(ClientError::InvalidUrl {
             url: base_url.to_owned(),
             detail: format!("expected http://host:port, got scheme {:?}", u.scheme()),
@@ -654,7 +748,9 @@ pub(crate) fn root_reason(e: &(dyn std::error::Error + 'static)) -> String {
         Some(std::io::ErrorKind::ConnectionReset) => "connection reset by the server".into(),
         Some(std::io::ErrorKind::ConnectionAborted) => "connection aborted".into(),
         Some(std::io::ErrorKind::TimedOut) => "connection timed out".into(),
-        Some(std::io::ErrorKind::UnexpectedEof) => "the server closed the connection mid-answer".into(),
+        Some(std::io::ErrorKind::UnexpectedEof) => {
+            "the server closed the connection mid-answer".into()
+        }
         _ => current.to_string(),
     }
 }

@@ -46,14 +46,14 @@ pub(crate) struct Upgrade<'a> {
 
 /// Performs the upgrade and maps every failure to a [`ClientError`] in contract words.
 pub(crate) async fn connect(up: Upgrade<'_>) -> Result<(Ws, Response), ClientError> {
-    let mut request = up
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| ClientError::InvalidUrl {
-            url: up.url.clone(),
-            detail: e.to_string(),
-        })?;
+    let mut request =
+        up.url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ClientError::InvalidUrl {
+                url: up.url.clone(),
+                detail: e.to_string(),
+            })?;
     for (name, value) in up.headers {
         request.headers_mut().insert(name, value);
     }
@@ -68,7 +68,8 @@ pub(crate) async fn connect(up: Upgrade<'_>) -> Result<(Ws, Response), ClientErr
             .headers_mut()
             .insert(http::header::SEC_WEBSOCKET_PROTOCOL, value);
     }
-    let attempt = tokio_tungstenite::connect_async_with_config(request, Some(socket_config()), true);
+    let attempt =
+        tokio_tungstenite::connect_async_with_config(request, Some(socket_config()), true);
     match tokio::time::timeout(up.timeout, attempt).await {
         Err(_) => Err(ClientError::Timeout {
             endpoint: format!("WebSocket upgrade on {}", up.path),
@@ -79,7 +80,12 @@ pub(crate) async fn connect(up: Upgrade<'_>) -> Result<(Ws, Response), ClientErr
     }
 }
 
-fn handshake_error(e: tungstenite::Error, url: &str, path: &str, offered: &[String]) -> ClientError {
+fn handshake_error(
+    e: tungstenite::Error,
+    url: &str,
+    path: &str,
+    offered: &[String],
+) -> ClientError {
     use tungstenite::Error as E;
     match e {
         E::Http(response) => {
@@ -193,13 +199,18 @@ pub(crate) async fn read(
                 });
             }
             Some(Err(e)) => return Err(read_error(e, path)),
-            Some(Ok(Message::Text(t))) => return Ok(Incoming::Text(t.as_str().to_owned(), received_at)),
+            Some(Ok(Message::Text(t))) => {
+                return Ok(Incoming::Text(t.as_str().to_owned(), received_at));
+            }
             Some(Ok(Message::Binary(b))) => match String::from_utf8(b.to_vec()) {
                 Ok(t) => return Ok(Incoming::Text(t, received_at)),
                 Err(_) => {
                     return Err(ClientError::Protocol {
                         path: path.to_owned(),
-                        detail: format!("a binary frame of {} bytes that is not UTF-8 JSON", b.len()),
+                        detail: format!(
+                            "a binary frame of {} bytes that is not UTF-8 JSON",
+                            b.len()
+                        ),
                     });
                 }
             },
@@ -233,7 +244,9 @@ fn read_error(e: tungstenite::Error, path: &str) -> ClientError {
 
 /// Sends one text frame.
 pub(crate) async fn send_text(ws: &mut Ws, path: &str, text: String) -> Result<(), ClientError> {
-    ws.send(Message::text(text)).await.map_err(|e| read_error(e, path))
+    ws.send(Message::text(text))
+        .await
+        .map_err(|e| read_error(e, path))
 }
 
 /// Sends a close frame and waits (briefly) for the server's answer.

@@ -13,12 +13,13 @@ use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use testcontainers::bollard::Docker;
+use testcontainers::bollard::models::NetworkDisconnectRequest;
 use testcontainers::bollard::query_parameters::{
     ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
 };
 use tracing::{info, warn};
 
-use super::engine::{self, PID_LABEL, RUN_LABEL};
+use super::engine::{self, HOST_LABEL, PID_LABEL, RUN_LABEL};
 use super::error::{ProvisionError, Result};
 
 /// What one stack created, for removal on a signal.
@@ -79,6 +80,7 @@ pub fn install_signal_cleanup() {
                         _ = int.recv() => 130,
                         _ = term.recv() => 143,
                     };
+                    silence_watchdog_panics();
                     eprintln!(
                         "goldenpath: interrupted, removing the stack containers and networks…"
                     );
@@ -113,16 +115,45 @@ async fn remove_live(docker: Option<Docker>) {
             }
         },
     };
+    // Networks first: testcontainers' watchdog only removes containers and then kills the
+    // process, so the networks must be gone before it is done. A running container is
+    // disconnected by force, which does not disturb the watchdog's stop/rm.
+    for t in &live {
+        if let Some(net) = &t.network {
+            if let Some(id) = &t.container {
+                let _ = docker
+                    .disconnect_network(
+                        net,
+                        NetworkDisconnectRequest {
+                            container: id.clone(),
+                            force: Some(true),
+                        },
+                    )
+                    .await;
+            }
+            let _ = remove_network(&docker, net).await;
+        }
+    }
     for t in &live {
         if let Some(id) = &t.container {
             let _ = remove_container(&docker, id).await;
         }
     }
-    for t in &live {
-        if let Some(net) = &t.network {
-            let _ = remove_network(&docker, net).await;
+}
+
+/// From the first signal on, a panic of testcontainers' watchdog thread is expected: it races
+/// this cleanup and `expect`s its own removal to succeed. Keep that noise off the terminal;
+/// every other panic still reaches the previous hook.
+fn silence_watchdog_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let from_watchdog = info.location().is_some_and(|l| {
+            l.file().contains("testcontainers") && l.file().ends_with("watchdog.rs")
+        });
+        if !from_watchdog {
+            previous(info);
         }
-    }
+    }));
 }
 
 /// Force-removes a container with its anonymous volumes; a container already gone is fine.
@@ -190,14 +221,21 @@ pub async fn sweep_leftovers(run_id: &str) -> Result<SweepReport> {
     sweep(&docker, &filter, |_| true).await
 }
 
-/// Removes goldenpath resources whose creating process (label `goldenpath.pid`) is no longer
-/// alive on this machine: what a crashed or killed run left behind. Resources of live
-/// goldenpath processes are left alone.
+/// Removes goldenpath resources whose creating process (labels `goldenpath.host` and
+/// `goldenpath.pid`) ran on this machine and is no longer alive: what a crashed or killed run
+/// left behind. Resources of live processes, and of other machines, are left alone.
 pub async fn sweep_orphans() -> Result<SweepReport> {
     let docker = engine::connect().await?;
-    sweep(&docker, RUN_LABEL, |labels| match labels.get(PID_LABEL) {
-        Some(pid) => !std::path::Path::new("/proc").join(pid).exists(),
-        None => false,
+    let here = engine::host_name();
+    sweep(&docker, RUN_LABEL, |labels| {
+        match (labels.get(HOST_LABEL), labels.get(PID_LABEL)) {
+            (Some(host), Some(pid)) if *host == here => {
+                !pid.is_empty()
+                    && pid.chars().all(|c| c.is_ascii_digit())
+                    && !std::path::Path::new("/proc").join(pid).exists()
+            }
+            _ => false,
+        }
     })
     .await
 }

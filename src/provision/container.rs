@@ -1,7 +1,8 @@
 //! One running stack: its container on its own network, started with testcontainers' API.
 //!
 //! Invariants:
-//! - Every container and network carries `goldenpath.run=<run id>` (and `goldenpath.pid`).
+//! - Every container and network carries `goldenpath.run=<run id>` (and `goldenpath.pid`,
+//!   `goldenpath.host`: who made it, for [`sweep_orphans`](super::sweep_orphans)).
 //! - The host port is looked up again on every [`ManagedStack::base_url`] call: the engine may
 //!   publish a different host port after each restart.
 //! - Readiness is always our own poll of `GET /health` (testcontainers' `start()` after `stop()`
@@ -23,7 +24,7 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use tracing::{debug, info, instrument};
 
 use super::cleanup;
-use super::engine::{self, PID_LABEL, RUN_LABEL};
+use super::engine::{self, HOST_LABEL, PID_LABEL, RUN_LABEL};
 use super::error::{ProvisionError, Result};
 use super::image::{CONTAINER_PORT, StackImage};
 use super::stack_env::StackEnv;
@@ -119,6 +120,7 @@ impl ManagedStack {
         let labels = HashMap::from([
             (RUN_LABEL.to_owned(), options.run_id.clone()),
             (PID_LABEL.to_owned(), std::process::id().to_string()),
+            (HOST_LABEL.to_owned(), engine::host_name()),
         ]);
 
         cleanup::track(&name, |t| t.network = Some(network.clone()));

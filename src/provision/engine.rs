@@ -8,6 +8,18 @@ use super::error::{ProvisionError, Result};
 pub const RUN_LABEL: &str = "goldenpath.run";
 /// Label holding the process id of the goldenpath process that created the resource.
 pub const PID_LABEL: &str = "goldenpath.pid";
+/// Label holding the host name of the machine that process ran on (pids only mean something there).
+pub const HOST_LABEL: &str = "goldenpath.host";
+
+/// This machine's host name, as put in [`HOST_LABEL`].
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
 
 /// Where the engine is expected, for messages: `DOCKER_HOST` or the default socket.
 pub fn docker_host() -> String {

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use testcontainers::bollard::Docker;
-use testcontainers::bollard::query_parameters::{BuildImageOptions, BuilderVersion};
+use testcontainers::bollard::query_parameters::{
+    BuildImageOptions, BuilderVersion, ListImagesOptions, RemoveImageOptions,
+};
 use tracing::{info, instrument};
 
 use super::engine;
@@ -203,10 +205,56 @@ pub async fn ensure_image_from_binary(docker: &Docker, binary: &Path) -> Result<
     let started = Instant::now();
     build_scratch_image(docker, &image.reference(), &bytes, &digest).await?;
     info!(image = %image.reference(), elapsed = ?started.elapsed(), "image built");
+    // Each change to the stack makes a new image: keep a few, not all.
+    if let Err(e) = prune_reference_images(docker, KEEP_REFERENCE_IMAGES).await {
+        tracing::warn!("could not prune old reference images: {e}");
+    }
     Ok(StackImage {
         built: true,
         ..image
     })
+}
+
+/// How many reference images (newest first) a build leaves in the engine.
+pub const KEEP_REFERENCE_IMAGES: usize = 3;
+
+/// Removes `goldenpath/agent-stack` images beyond the `keep` newest, and untagged leftovers of
+/// reference builds. Images a container still uses are skipped. Returns how many went.
+pub async fn prune_reference_images(docker: &Docker, keep: usize) -> Result<usize> {
+    let list = |filters: Vec<(&str, String)>| {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in filters {
+            map.entry(k.to_owned()).or_default().push(v);
+        }
+        docker.list_images(Some(ListImagesOptions {
+            filters: Some(map),
+            ..Default::default()
+        }))
+    };
+    let mut tagged = list(vec![("reference", REFERENCE_REPOSITORY.to_owned())])
+        .await
+        .map_err(ProvisionError::engine("list images"))?;
+    tagged.sort_by_key(|i| std::cmp::Reverse(i.created));
+    let dangling = list(vec![
+        ("dangling", "true".to_owned()),
+        ("label", "goldenpath.binary-sha256".to_owned()),
+    ])
+    .await
+    .map_err(ProvisionError::engine("list images"))?;
+    let mut removed = 0;
+    let old = tagged.iter().skip(keep).flat_map(|i| i.repo_tags.clone());
+    let untagged = dangling.iter().map(|i| i.id.clone());
+    for reference in old.chain(untagged) {
+        // Not forced: an image in use by a container answers 409 and stays.
+        if docker
+            .remove_image(&reference, None::<RemoveImageOptions>, None)
+            .await
+            .is_ok()
+        {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Whether the engine has an image by that reference.

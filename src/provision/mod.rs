@@ -33,7 +33,7 @@ pub use cleanup::{
     sweep_orphans,
 };
 pub use container::{ManagedStack, StackHealth, StackOptions, new_run_id};
-pub use engine::{PID_LABEL, RUN_LABEL};
+pub use engine::{HOST_LABEL, PID_LABEL, RUN_LABEL};
 pub use error::ProvisionError;
 pub use image::{
     CONTAINER_PORT, ImageSource, StackImage, ensure_image, ensure_prebuilt, ensure_reference_image,
