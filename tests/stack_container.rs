@@ -386,8 +386,9 @@ async fn sweep_orphans_removes_what_a_dead_process_left_and_spares_the_living() 
     use testcontainers::bollard::models::NetworkCreateRequest;
     let docker = provision::engine::connect().await?;
     // A pid that surely ended: a child we waited for.
-    let dead_pid = std::process::Command::new("true").spawn()?.id();
-    std::thread::sleep(Duration::from_millis(50));
+    let mut child = std::process::Command::new("true").spawn()?;
+    let dead_pid = child.id();
+    child.wait()?;
     let run = new_run_id();
     let label = |pid: u32| {
         std::collections::HashMap::from([

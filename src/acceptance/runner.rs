@@ -282,20 +282,18 @@ async fn check_reachable(url: &str, config: &Config) -> Result<(), RunError> {
         Ok(_) => Ok(()),
         Err(e) => Err(RunError::Unreachable {
             url: url.to_owned(),
-            detail: format!("GET {health} failed: {}", error_chain(&e)),
+            detail: format!("GET {health} failed: {}", root_cause(&e)),
         }),
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
+/// The innermost cause: "Connection refused (os error 111)" rather than reqwest's layers.
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
     }
-    out
+    cause.to_string()
 }
 
 fn environment(opts: &RunOptions, config: &Config, faults: &[String]) -> Environment {

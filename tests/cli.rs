@@ -1,0 +1,157 @@
+//! The `goldenpath` binary as a person meets it: bad input gets one clear, specific
+//! error and exit code 2 (never a panic trace), and `--base-url` runs the features
+//! against a stack that is already running (here the reference stack in-process).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tokio::net::TcpListener;
+
+fn goldenpath(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_goldenpath"));
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("goldenpath runs")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Exit code 2, the expected words on stderr, and no panic.
+fn assert_clear_error(out: &Output, words: &[&str]) {
+    let (stdout, stderr) = text(out);
+    assert_eq!(out.status.code(), Some(2), "exit code; stdout:\n{stdout}\nstderr:\n{stderr}");
+    for w in words {
+        assert!(stderr.contains(w), "stderr lacks {w:?}:\n{stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "a panic reached the user:\n{stderr}");
+    assert!(!stderr.contains("RUST_BACKTRACE"), "a panic reached the user:\n{stderr}");
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+async fn reference_stack() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = agent_stack::Config::for_tests(dir.path());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(agent_stack::serve(listener, config));
+    (format!("http://{addr}"), dir)
+}
+
+#[test]
+fn unknown_step_names_file_line_and_closest_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "typo.feature",
+        "Feature: Typo\n\n  Scenario: A typo\n    Given a new user \"Ann\" has registered and logged in\n    Then \"Ann\" receive the five agent event in order\n",
+    );
+    let out = goldenpath(&["run", &feature, "--base-url", "http://127.0.0.1:9"], &[]);
+    assert_clear_error(
+        &out,
+        &[
+            "typo.feature:5",
+            "no step definition matches",
+            "\"Ann\" receive the five agent event in order",
+            "closest known step: \"Alice\" receives the five agent events in order",
+        ],
+    );
+}
+
+#[test]
+fn gherkin_syntax_error_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(dir.path(), "broken.feature", "Feature: Broken\n\n  Scenario: x\n    Given ok\n  Scenaro: misspelled\n");
+    let out = goldenpath(&["run", &feature, "--base-url", "http://127.0.0.1:9"], &[]);
+    assert_clear_error(&out, &["broken.feature:", "Gherkin syntax error"]);
+}
+
+#[test]
+fn bad_config_value_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "bad.toml", "[timeouts]\nevents = \"soon\"\n");
+    let out = goldenpath(&["run", "--config", &config, "--base-url", "http://127.0.0.1:9"], &[]);
+    assert_clear_error(&out, &["timeouts.events"]);
+}
+
+#[test]
+fn unreachable_base_url_is_named() {
+    // Port 9 (discard) on loopback: nothing listens there.
+    let out = goldenpath(&["run", "features/health.feature", "--base-url", "http://127.0.0.1:9"], &[]);
+    assert_clear_error(&out, &["cannot reach the stack at http://127.0.0.1:9"]);
+}
+
+#[test]
+fn missing_docker_engine_is_named() {
+    let out = goldenpath(
+        &["run", "features/health.feature"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert_clear_error(&out, &["Docker engine"]);
+}
+
+#[test]
+fn missing_feature_path_is_named() {
+    let out = goldenpath(&["run", "no/such/dir", "--base-url", "http://127.0.0.1:9"], &[]);
+    assert_clear_error(&out, &["no feature files found at no/such/dir"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn base_url_runs_the_features_against_a_running_stack() {
+    let (url, _data) = reference_stack().await;
+    let reports = tempfile::tempdir().unwrap();
+    let reports_dir = reports.path().display().to_string();
+    let args: Vec<String> = ["run", "features/health.feature", "features/agent_execution.feature", "--base-url", &url, "--reports", &reports_dir]
+        .map(str::to_owned)
+        .to_vec();
+    let out = tokio::task::spawn_blocking(move || goldenpath(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]))
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("verdict: Pass"), "{stdout}");
+    assert!(stdout.contains(&reports_dir), "the reports' place is printed: {stdout}");
+    let run_dir = std::fs::read_dir(reports.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.path().join("junit.xml").exists())
+        .expect("a run directory with junit.xml")
+        .path();
+    for file in ["junit.xml", "cucumber.json", "summary.json", "report.html", "summary.md"] {
+        assert!(run_dir.join(file).exists(), "{file} was written");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_scenario_exits_1_and_still_writes_reports() {
+    // The stack runs with a seeded fault the agent-execution scenarios catch.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = agent_stack::Config::for_tests(dir.path());
+    config.faults = "drop_event:tool_completed".parse().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(agent_stack::serve(listener, config));
+    let reports = tempfile::tempdir().unwrap();
+    let reports_dir = reports.path().display().to_string();
+    let args: Vec<String> = ["run", "features/agent_execution.feature", "--base-url", &url, "--reports", &reports_dir]
+        .map(str::to_owned)
+        .to_vec();
+    let out = tokio::task::spawn_blocking(move || goldenpath(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]))
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("verdict: Fail"), "{stdout}");
+    assert!(stdout.contains("missing tool_completed"), "the failure names the missing event: {stdout}");
+}
