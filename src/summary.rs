@@ -5,12 +5,13 @@
 //! Its JSON Schema is committed at `schemas/summary.schema.json` and a test validates
 //! real outputs against it. Durations are microseconds unless the field name says otherwise.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Bump when a field changes meaning or disappears; adding optional fields does not.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct RunSummary {
     pub schema_version: u32,
     pub run_id: String,
@@ -28,14 +29,14 @@ pub struct RunSummary {
     pub load: Option<LoadResult>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
     Acceptance,
     Load,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
     Pass,
@@ -43,7 +44,7 @@ pub enum Verdict {
 }
 
 /// What was tested, where, by what.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, JsonSchema)]
 pub struct Environment {
     pub goldenpath_version: String,
     pub git_commit: Option<String>,
@@ -61,14 +62,14 @@ pub struct Environment {
     pub command_line: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct FeatureResult {
     pub name: String,
     pub path: String,
     pub scenarios: Vec<ScenarioResult>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ScenarioResult {
     pub name: String,
     pub line: usize,
@@ -82,7 +83,7 @@ pub struct ScenarioResult {
     pub stack_log_file: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct StepResult {
     pub keyword: String,
     pub text: String,
@@ -92,7 +93,7 @@ pub struct StepResult {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Passed,
@@ -101,7 +102,7 @@ pub enum Status {
 }
 
 /// Latency distribution of one measured thing (a step, a whole scenario, an event).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Distribution {
     pub name: String,
     pub count: u64,
@@ -118,7 +119,7 @@ pub struct Distribution {
     pub hlog: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct LoadResult {
     /// `closed` or `open`.
     pub model: String,
@@ -146,14 +147,14 @@ pub struct LoadResult {
     pub restart: Option<RestartWindow>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ErrorGroup {
     pub kind: String,
     pub count: u64,
     pub example: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ThresholdResult {
     /// The rule as written in the config, e.g. `p95 < 300ms`.
     pub rule: String,
@@ -163,7 +164,7 @@ pub struct ThresholdResult {
     pub passed: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct TimelinePoint {
     /// Seconds since the start of the measured run.
     pub t_s: f64,
@@ -174,7 +175,7 @@ pub struct TimelinePoint {
     pub p99_us: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct RestartWindow {
     /// Seconds since the start of the run when the restart was requested.
     pub requested_at_s: f64,

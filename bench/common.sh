@@ -1,0 +1,42 @@
+# Shared by the bench/*.sh scripts: build, start the reference stack, stop it.
+# Not a benchmark itself. Source it from the repository root.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK_BIN=$ROOT/target/release/agent-stack
+GP_BIN=$ROOT/target/release/goldenpath
+
+build_release() {
+  (cd "$ROOT" && cargo build --release -p agent-stack -p goldenpath)
+}
+
+# start_stack PORT [FAULTS]: the release stack binary on 127.0.0.1:PORT with a fresh
+# data directory; sets STACK_PID and STACK_DATA.
+start_stack() {
+  local port=$1 faults=${2:-}
+  STACK_DATA=$(mktemp -d)
+  PORT=$port DATA_DIR=$STACK_DATA FAULTS=$faults RUST_LOG=warn \
+    AGENT_THINK_MS=${AGENT_THINK_MS:-50} AGENT_TOOL_MS=${AGENT_TOOL_MS:-20} \
+    "$STACK_BIN" >"$STACK_DATA/stack.log" 2>&1 &
+  STACK_PID=$!
+  for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "stack did not become healthy; log:" >&2
+  cat "$STACK_DATA/stack.log" >&2
+  return 1
+}
+
+stop_stack() {
+  if [[ -n "${STACK_PID:-}" ]]; then
+    kill "$STACK_PID" 2>/dev/null || true
+    wait "$STACK_PID" 2>/dev/null || true
+    STACK_PID=
+  fi
+}
+
+# rss_kib PID: resident set size of a process.
+rss_kib() {
+  awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
