@@ -29,7 +29,7 @@ pub enum TargetError {
 }
 
 enum Kind {
-    Managed(ManagedStack),
+    Managed(Box<ManagedStack>),
     External,
 }
 
@@ -53,7 +53,7 @@ impl StackTarget {
     pub async fn managed(stack: ManagedStack) -> Result<Arc<Self>, TargetError> {
         let url = stack.base_url().await?;
         Ok(Arc::new(Self {
-            kind: Kind::Managed(stack),
+            kind: Kind::Managed(Box::new(stack)),
             url: watch::Sender::new(url),
             http: reqwest::Client::new(),
         }))
@@ -83,7 +83,7 @@ impl StackTarget {
 
     pub fn managed_stack(&self) -> Option<&ManagedStack> {
         match &self.kind {
-            Kind::Managed(stack) => Some(stack),
+            Kind::Managed(stack) => Some(stack.as_ref()),
             Kind::External => None,
         }
     }
