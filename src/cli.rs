@@ -25,6 +25,30 @@ pub struct Cli {
 pub enum Command {
     /// Run the acceptance features against a stack and write reports.
     Run(RunArgs),
+    /// Rebuild report.html and summary.md of a run from its stored results.
+    Report(ReportArgs),
+    /// Compare a run against a baseline; exits 1 on a regression.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run directory, e.g. reports/latest.
+    pub run_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline: a run directory or its summary.json.
+    pub base: PathBuf,
+    /// The run to judge: a run directory or its summary.json.
+    pub current: PathBuf,
+    /// Configuration file holding the [compare] tolerance.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Also write the comparison as Markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
 }
 
 /// Where the stack under test comes from, and how it is configured.
@@ -84,6 +108,51 @@ impl TargetArgs {
 pub async fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Report(args) => report(&args),
+        Command::Compare(args) => compare(&args),
+    }
+}
+
+fn report(args: &ReportArgs) -> ExitCode {
+    match crate::report::rebuild(&args.run_dir) {
+        Ok(paths) => {
+            println!("rebuilt {}", paths.html.display());
+            println!("        {}", paths.markdown.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => error(e),
+    }
+}
+
+fn summary_path(path: &std::path::Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(crate::report::SUMMARY_JSON)
+    } else {
+        path.to_owned()
+    }
+}
+
+fn compare(args: &CompareArgs) -> ExitCode {
+    let tolerance = match Config::load(args.config.as_deref()) {
+        Ok(config) => config.compare,
+        Err(e) => return error(e),
+    };
+    let read = |p: &std::path::Path| crate::report::read_summary(&summary_path(p));
+    let (base, current) = match (read(&args.base), read(&args.current)) {
+        (Ok(b), Ok(c)) => (b, c),
+        (Err(e), _) | (_, Err(e)) => return error(e),
+    };
+    let comparison = crate::report::compare(&base, &current, &tolerance);
+    println!("{comparison}");
+    if let Some(path) = &args.markdown
+        && let Err(e) = std::fs::write(path, comparison.to_markdown())
+    {
+        return error(format!("cannot write {}: {e}", path.display()));
+    }
+    if comparison.has_regression() {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -28,7 +28,7 @@ pub const ENV_PREFIX: &str = "GOLDENPATH_";
 pub const ENV_SEPARATOR: &str = "__";
 
 /// The whole harness configuration. Every field defaults to the contract's value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// HTTP and WebSocket paths of the stack.
@@ -47,6 +47,9 @@ pub struct Config {
     pub admin: Admin,
     /// What to test: a running stack, an image, seeded faults.
     pub target: Target,
+    /// How much worse than a baseline a run may be before `goldenpath compare` calls it
+    /// a regression.
+    pub compare: crate::report::Tolerance,
 }
 
 /// An absolute request path such as `/api/threads/{thread_id}/messages`.

@@ -9,7 +9,13 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GOLDENPATH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // testcontainers logs an ERROR when a container it would remove on drop is
+                // already gone, which is what goldenpath's own cleanup does first.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(
+                        "warn,testcontainers::core::containers::async_container=off",
+                    )
+                }),
         )
         .with_writer(std::io::stderr)
         .init();

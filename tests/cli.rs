@@ -155,3 +155,51 @@ async fn a_failing_scenario_exits_1_and_still_writes_reports() {
     assert!(stdout.contains("verdict: Fail"), "{stdout}");
     assert!(stdout.contains("missing tool_completed"), "the failure names the missing event: {stdout}");
 }
+
+fn docker_ids(kind: &str, label: &str) -> Vec<String> {
+    let args: Vec<&str> = match kind {
+        "container" => vec!["ps", "-aq", "--filter", label],
+        _ => vec!["network", "ls", "-q", "--filter", label],
+    };
+    let out = Command::new("docker").args(&args).output().expect("docker CLI");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect()
+}
+
+/// Ctrl-C in the middle of a run: the stacks it started are removed and the results
+/// recorded so far are still written.
+#[test]
+fn ctrl_c_removes_the_stacks_and_writes_partial_results() {
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_goldenpath"))
+        .args(["run", "features/restart.feature", "--reports"])
+        .arg(reports.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let label = format!("label=goldenpath.pid={}", child.id());
+    // Wait until the run has its stacks (the image may need building first).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while docker_ids("container", &label).len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the run never started its stacks");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it was interrupted");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "stderr:\n{stderr}");
+    assert!(stderr.contains("partial results in"), "stderr:\n{stderr}");
+    assert!(docker_ids("container", &label).is_empty(), "containers left behind");
+    assert!(docker_ids("network", &label).is_empty(), "networks left behind");
+    let summary = std::fs::read_dir(reports.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("summary.json"))
+        .find(|p| p.exists())
+        .expect("summary.json of the interrupted run");
+    let text = std::fs::read_to_string(summary).unwrap();
+    assert!(text.contains("interrupted"), "the verdict says why: {text}");
+}

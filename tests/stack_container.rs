@@ -432,11 +432,8 @@ async fn sweep_orphans_removes_what_a_dead_process_left_and_spares_the_living() 
 #[tokio::test]
 #[ignore = "manual: waits for a signal"]
 async fn hold_stack_until_signal() -> Result<()> {
-    // HOLD_WATCHDOG_ONLY=1: leave signals to testcontainers' watchdog alone (to compare).
-    let watchdog_only = std::env::var_os("HOLD_WATCHDOG_ONLY").is_some();
     let options = StackOptions {
         run_id: new_run_id(),
-        cleanup_on_signal: !watchdog_only,
         ..Default::default()
     };
     let stack = ManagedStack::start(&reference_image().await?, options).await?;

@@ -92,8 +92,6 @@ pub enum RunError {
 pub struct RunOutcome {
     pub run_dir: PathBuf,
     pub summary: RunSummary,
-    /// Set when the run was cut short by Ctrl-C.
-    pub interrupted: bool,
 }
 
 impl RunOutcome {
@@ -237,29 +235,73 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         })
     };
 
-    let interrupted = tokio::select! {
-        _ = cucumber.filter_run(features, filter) => false,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("\ngoldenpath: interrupted; removing the stacks and writing the results so far");
-            true
-        }
+    // Ctrl-C / SIGTERM: write what was recorded so far, then provisioning removes the
+    // stacks and exits (see `provision::cleanup`).
+    let partial = Partial {
+        run_id: run_id.clone(),
+        started_at,
+        environment: environment.clone(),
+        record: record.clone(),
+        run_dir: run_dir.clone(),
     };
+    provision::on_interrupt(Box::new(move || {
+        Box::pin(async move {
+            match partial.write(true) {
+                Ok(()) => eprintln!("goldenpath: partial results in {}", partial.run_dir.display()),
+                Err(e) => eprintln!("goldenpath: {e}"),
+            }
+        })
+    }));
+
+    cucumber.filter_run(features, filter).await;
+    if provision::shutting_down() {
+        // The signal handler writes the partial results, removes the stacks and exits.
+        std::future::pending::<()>().await;
+    }
+    provision::clear_interrupt_hook();
 
     if let Err(e) = context.shared.clone().shutdown().await {
         tracing::warn!("removing the shared stack: {e}");
     }
     drop(context);
 
-    let summary = summarize(&run_id, started_at, environment, &record, interrupted);
-    crate::report::write_reports(&run_dir, &summary).map_err(|e| RunError::Reports {
-        path: run_dir.clone(),
-        source: io::Error::other(e.to_string()),
-    })?;
-    Ok(RunOutcome {
+    let partial = Partial {
+        run_id,
+        started_at,
+        environment,
+        record,
         run_dir,
+    };
+    partial.write(false)?;
+    let summary = partial.summary(false);
+    Ok(RunOutcome {
+        run_dir: partial.run_dir,
         summary,
-        interrupted,
     })
+}
+
+/// Everything needed to write the reports of a run, finished or not.
+struct Partial {
+    run_id: String,
+    started_at: chrono::DateTime<chrono::Utc>,
+    environment: Environment,
+    record: Record,
+    run_dir: PathBuf,
+}
+
+impl Partial {
+    fn summary(&self, interrupted: bool) -> RunSummary {
+        summarize(&self.run_id, self.started_at, self.environment.clone(), &self.record, interrupted)
+    }
+
+    fn write(&self, interrupted: bool) -> Result<(), RunError> {
+        crate::report::write_reports(&self.run_dir, &self.summary(interrupted))
+            .map(|_| ())
+            .map_err(|e| RunError::Reports {
+                path: self.run_dir.clone(),
+                source: io::Error::other(e.to_string()),
+            })
+    }
 }
 
 fn create(path: &Path) -> Result<std::fs::File, RunError> {

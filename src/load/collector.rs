@@ -25,7 +25,11 @@ impl SeriesNames {
     pub fn name(&self, key: &SeriesKey) -> String {
         match key {
             SeriesKey::Scenario => "scenario".to_owned(),
-            SeriesKey::Step(i) => self.steps.get(*i).cloned().unwrap_or_else(|| format!("step {i}")),
+            SeriesKey::Step(i) => self
+                .steps
+                .get(*i)
+                .cloned()
+                .unwrap_or_else(|| format!("step {i}")),
             SeriesKey::Event(e) => e.clone(),
             SeriesKey::Reconnect => "reconnect".to_owned(),
         }
@@ -118,7 +122,9 @@ impl Collector {
     }
 
     pub fn hlog_path(&self, key: &SeriesKey) -> Option<String> {
-        self.hlogs.contains_key(key).then(|| self.names.hlog_file(key))
+        self.hlogs
+            .contains_key(key)
+            .then(|| self.names.hlog_file(key))
     }
 
     pub fn names(&self) -> &SeriesNames {
@@ -141,7 +147,11 @@ impl Collector {
             }
         }
         let scenario = f.series.get(&SeriesKey::Scenario).map(|s| &s.hist);
-        let q = |q: f64| scenario.filter(|h| !h.is_empty()).map_or(0, |h| h.value_at_quantile(q));
+        let q = |q: f64| {
+            scenario
+                .filter(|h| !h.is_empty())
+                .map_or(0, |h| h.value_at_quantile(q))
+        };
         self.timeline.push(TimelinePoint {
             t_s: (offset + INTERVAL).as_secs_f64(),
             iterations: f.counters.iterations,
@@ -155,7 +165,9 @@ impl Collector {
             elapsed: offset + INTERVAL,
             users: self.active_users.load(Ordering::Relaxed),
             iterations_per_s: f.counters.iterations,
-            p95_us: scenario.filter(|h| !h.is_empty()).map(|h| h.value_at_quantile(0.95)),
+            p95_us: scenario
+                .filter(|h| !h.is_empty())
+                .map(|h| h.value_at_quantile(0.95)),
             iterations: t.iterations,
             errors: t.iterations_failed,
             dropped: t.dropped,

@@ -59,7 +59,10 @@ impl LoadConfig {
     pub fn profile(&self, name: &str) -> Result<&Profile, String> {
         self.profiles.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
-            format!("unknown load profile {name:?}; known profiles: {}", known.join(", "))
+            format!(
+                "unknown load profile {name:?}; known profiles: {}",
+                known.join(", ")
+            )
         })
     }
 }
@@ -88,7 +91,9 @@ pub fn builtin_profiles() -> BTreeMap<String, Profile> {
     ])
 }
 
-fn profiles_with_builtins<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Profile>, D::Error> {
+fn profiles_with_builtins<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Profile>, D::Error> {
     let mut all = builtin_profiles();
     all.extend(BTreeMap::<String, Profile>::deserialize(d)?);
     Ok(all)
@@ -152,7 +157,10 @@ pub struct Threshold {
 
 impl Threshold {
     pub fn global(rule: &str) -> Result<Threshold, super::thresholds::RuleError> {
-        Ok(Threshold { step: None, rule: rule.parse()? })
+        Ok(Threshold {
+            step: None,
+            rule: rule.parse()?,
+        })
     }
 }
 
@@ -190,7 +198,11 @@ impl FromStr for Rate {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Rate, String> {
-        let bad = || format!("invalid rate {s:?}: expected e.g. \"50/s\", \"300/m\", \"2/100ms\" or \"12.5\"");
+        let bad = || {
+            format!(
+                "invalid rate {s:?}: expected e.g. \"50/s\", \"300/m\", \"2/100ms\" or \"12.5\""
+            )
+        };
         let (n, per) = match s.trim().split_once('/') {
             Some((n, unit)) => {
                 let unit = unit.trim();
@@ -198,22 +210,34 @@ impl FromStr for Rate {
                     "s" | "sec" => Duration::from_secs(1),
                     "m" | "min" => Duration::from_secs(60),
                     "h" => Duration::from_secs(3600),
-                    other => humantime_serde::re::humantime::parse_duration(other).map_err(|_| bad())?,
+                    other => {
+                        humantime_serde::re::humantime::parse_duration(other).map_err(|_| bad())?
+                    }
                 };
                 (n.trim(), per)
             }
             None => (s.trim(), Duration::from_secs(1)),
         };
         let (int, frac) = n.split_once('.').unwrap_or((n, ""));
-        if int.is_empty() || frac.len() > 3 || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        if int.is_empty()
+            || frac.len() > 3
+            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        {
             return Err(bad());
         }
         let milli = int.parse::<u64>().map_err(|_| bad())? * 1000
-            + if frac.is_empty() { 0 } else { frac.parse::<u64>().map_err(|_| bad())? * 10u64.pow(3 - frac.len() as u32) };
+            + if frac.is_empty() {
+                0
+            } else {
+                frac.parse::<u64>().map_err(|_| bad())? * 10u64.pow(3 - frac.len() as u32)
+            };
         if milli == 0 || per.is_zero() {
             return Err(format!("invalid rate {s:?}: must be above zero"));
         }
-        Ok(Rate { milli_count: milli, per })
+        Ok(Rate {
+            milli_count: milli,
+            per,
+        })
     }
 }
 
@@ -228,7 +252,11 @@ impl fmt::Display for Rate {
             1 if self.per.subsec_nanos() == 0 => write!(f, "{n}/s"),
             60 if self.per.subsec_nanos() == 0 => write!(f, "{n}/m"),
             3600 if self.per.subsec_nanos() == 0 => write!(f, "{n}/h"),
-            _ => write!(f, "{n}/{}", humantime_serde::re::humantime::format_duration(self.per)),
+            _ => write!(
+                f,
+                "{n}/{}",
+                humantime_serde::re::humantime::format_duration(self.per)
+            ),
         }
     }
 }
@@ -270,12 +298,14 @@ mod opt_duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s = String::deserialize(d)?;
-        humantime_serde::re::humantime::parse_duration(s.trim()).map(Some).map_err(|_| {
-            serde::de::Error::invalid_value(
-                serde::de::Unexpected::Str(&s),
-                &"a duration such as \"30s\", \"500ms\" or \"10m\"",
-            )
-        })
+        humantime_serde::re::humantime::parse_duration(s.trim())
+            .map(Some)
+            .map_err(|_| {
+                serde::de::Error::invalid_value(
+                    serde::de::Unexpected::Str(&s),
+                    &"a duration such as \"30s\", \"500ms\" or \"10m\"",
+                )
+            })
     }
 }
 
@@ -296,7 +326,10 @@ mod tests {
     fn defaults_have_smoke_and_nightly() {
         let c = LoadConfig::default();
         let smoke = c.profile("smoke").unwrap();
-        assert_eq!((smoke.users, smoke.duration), (Some(5), Some(Duration::from_secs(10))));
+        assert_eq!(
+            (smoke.users, smoke.duration),
+            (Some(5), Some(Duration::from_secs(10)))
+        );
         let nightly = c.profile("nightly").unwrap();
         assert_eq!(nightly.users, Some(1000));
         assert_eq!(nightly.duration, Some(Duration::from_secs(600)));
@@ -333,10 +366,17 @@ mod tests {
         assert_eq!(spike.max_users, Some(200));
         assert_eq!(spike.restart_at, Some(Duration::from_secs(30)));
         assert_eq!(c.profile("smoke").unwrap().iterations, Some(10));
-        assert_eq!(c.profile("smoke").unwrap().duration, None, "a file profile replaces the built-in one");
+        assert_eq!(
+            c.profile("smoke").unwrap().duration,
+            None,
+            "a file profile replaces the built-in one"
+        );
         assert!(c.profile("nightly").is_ok());
         assert_eq!(c.thresholds.len(), 2);
-        assert_eq!(c.thresholds[1].step.as_deref(), Some("the health endpoint is asked"));
+        assert_eq!(
+            c.thresholds[1].step.as_deref(),
+            Some("the health endpoint is asked")
+        );
     }
 
     #[test]
@@ -352,7 +392,10 @@ mod tests {
     fn rates() {
         assert_eq!("50/s".parse::<Rate>().unwrap().as_per_second(), 50.0);
         assert_eq!("300/m".parse::<Rate>().unwrap().as_per_second(), 5.0);
-        assert_eq!("12.5".parse::<Rate>().unwrap().interval(), Duration::from_millis(80));
+        assert_eq!(
+            "12.5".parse::<Rate>().unwrap().interval(),
+            Duration::from_millis(80)
+        );
         assert_eq!("2/100ms".parse::<Rate>().unwrap().as_per_second(), 20.0);
         assert_eq!("12.5/s".parse::<Rate>().unwrap().to_string(), "12.5/s");
         assert!("fast".parse::<Rate>().is_err());

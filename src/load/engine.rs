@@ -71,7 +71,10 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// The profile the run uses (its name, if any) with the flags applied.
     pub fn effective_profile(&self) -> Result<(Option<String>, Profile), String> {
-        let name = match (&self.profile, self.users.or(self.max_users).is_some() || self.rate.is_some()) {
+        let name = match (
+            &self.profile,
+            self.users.or(self.max_users).is_some() || self.rate.is_some(),
+        ) {
             (Some(p), _) => Some(p.clone()),
             (None, false) => Some(self.config.default_profile.clone()),
             (None, true) => None,
@@ -83,7 +86,9 @@ impl LoadOptions {
         macro_rules! flag {
             ($($f:ident),*) => { $( if self.$f.is_some() { p.$f = self.$f; } )* };
         }
-        flag!(users, ramp_up, duration, iterations, rate, max_users, restart_at, workers);
+        flag!(
+            users, ramp_up, duration, iterations, rate, max_users, restart_at, workers
+        );
         if self.rate.is_some() && self.users.is_none() && self.max_users.is_some() {
             p.users = None;
         }
@@ -122,7 +127,12 @@ pub enum LoadError {
     #[error(transparent)]
     Plan(#[from] super::plan::PlanError),
     #[error("cannot write the run's results in {}: {source}", dir.display())]
-    Output { dir: PathBuf, source: std::io::Error },
+    Output {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     #[error("cannot start load worker thread: {0}")]
     Thread(std::io::Error),
 }
@@ -175,16 +185,25 @@ pub async fn run_load<W: VirtualUser>(
         ));
     }
     let tags = profile.tags.clone().unwrap_or_else(|| "@load".to_owned());
-    let features = if profile.features.is_empty() { vec![PathBuf::from("features")] } else { profile.features.clone() };
+    let features = if profile.features.is_empty() {
+        vec![PathBuf::from("features")]
+    } else {
+        profile.features.clone()
+    };
     let plan: Arc<Plan<W>> = Arc::new(Plan::build(&features, &tags)?);
-    let output_err = |source| LoadError::Output { dir: opts.run_dir.clone(), source };
+    let output_err = |source| LoadError::Output {
+        dir: opts.run_dir.clone(),
+        source,
+    };
     std::fs::create_dir_all(&opts.run_dir).map_err(output_err)?;
 
     let _quiet = QuietPanics::install();
     let started_wall = chrono::Utc::now();
     let start = Instant::now() + START_DELAY;
     let start_wall = SystemTime::now() + START_DELAY;
-    let names = SeriesNames { steps: plan.steps.iter().map(|s| s.name.clone()).collect() };
+    let names = SeriesNames {
+        steps: plan.steps.iter().map(|s| s.name.clone()).collect(),
+    };
     let active_users = Arc::new(AtomicU64::new(0));
     let mut collector = Collector::new(
         shape.workers,
@@ -302,7 +321,9 @@ pub async fn run_load<W: VirtualUser>(
         thresholds: &opts.config.thresholds,
         started_at: started_wall,
         finished_at: finished_wall,
-        measured: ended.saturating_duration_since(start).min(shape.duration.max(Duration::from_millis(1))),
+        measured: ended
+            .saturating_duration_since(start)
+            .min(shape.duration.max(Duration::from_millis(1))),
         elapsed: ended.saturating_duration_since(start),
         start,
         errors: &total.errors,
@@ -321,7 +342,7 @@ pub async fn run_load<W: VirtualUser>(
     if let Some(e) = collector.write_error.take() {
         return Err(output_err(e));
     }
-    outcome::write(&opts.run_dir, &built.summary).map_err(output_err)?;
+    outcome::write(&opts.run_dir, &built.summary)?;
     println!("{}", built.text);
     Ok(LoadOutcome {
         summary: built.summary,
@@ -350,7 +371,10 @@ struct WorkerSetup<W: VirtualUser> {
 
 fn worker_thread<W: VirtualUser>(setup: WorkerSetup<W>) {
     panics::mark_worker_thread();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("load worker {} cannot start its runtime: {e}", setup.index);
@@ -415,7 +439,10 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
     let ticker = {
         let worker = worker.clone();
         tokio::task::spawn_local(async move {
-            let mut tick = tokio::time::interval_at((worker.start + super::metrics::INTERVAL).into(), super::metrics::INTERVAL);
+            let mut tick = tokio::time::interval_at(
+                (worker.start + super::metrics::INTERVAL).into(),
+                super::metrics::INTERVAL,
+            );
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tick.tick().await;
@@ -426,7 +453,10 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
 
     let users: Vec<u64> = worker.shape.users_of_worker(setup.index).collect();
     let mut vus: Vec<Vu<W>> = match worker.shape.model {
-        Model::Closed { users: total, ramp_up } => {
+        Model::Closed {
+            users: total,
+            ramp_up,
+        } => {
             let tasks: Vec<_> = users
                 .into_iter()
                 .map(|index| {
@@ -455,7 +485,11 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
 
     // Read back every user's acknowledged messages.
     let mut fin = WorkerFinal::default();
-    let verify_timeout = if setup.shutdown.is_cancelled() { VERIFY_TIMEOUT_INTERRUPTED } else { VERIFY_TIMEOUT };
+    let verify_timeout = if setup.shutdown.is_cancelled() {
+        VERIFY_TIMEOUT_INTERRUPTED
+    } else {
+        VERIFY_TIMEOUT
+    };
     let verify_until = tokio::time::Instant::now() + verify_timeout;
     {
         let mut checks = futures_util::stream::iter(vus.iter_mut().filter(|vu| vu.iterations > 0))
@@ -495,7 +529,13 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
 
 impl<W> Vu<W> {
     fn new(world: W, index: u64) -> Vu<W> {
-        Vu { world, index, iterations: 0, misdelivered_seen: 0, restart: UserRestart::default() }
+        Vu {
+            world,
+            index,
+            iterations: 0,
+            misdelivered_seen: 0,
+            restart: UserRestart::default(),
+        }
     }
 }
 
@@ -511,13 +551,20 @@ async fn join_users<W>(tasks: Vec<tokio::task::JoinHandle<Vu<W>>>) -> Vec<Vu<W>>
 }
 
 /// Closed model: start after the ramp-up offset, then iterations back to back.
-async fn closed_user<W: VirtualUser>(mut vu: Vu<W>, worker: Rc<Worker<W>>, offset: Duration) -> Vu<W> {
+async fn closed_user<W: VirtualUser>(
+    mut vu: Vu<W>,
+    worker: Rc<Worker<W>>,
+    offset: Duration,
+) -> Vu<W> {
     tokio::select! {
         () = tokio::time::sleep_until((worker.start + offset).into()) => {}
         () = worker.stop_starting.cancelled() => return vu,
     }
     worker.active_users.fetch_add(1, Ordering::Relaxed);
-    while !worker.stop_starting.is_cancelled() && Instant::now() < worker.deadline && worker.budget.try_claim() {
+    while !worker.stop_starting.is_cancelled()
+        && Instant::now() < worker.deadline
+        && worker.budget.try_claim()
+    {
         run_iteration(&mut vu, &worker, Instant::now()).await;
     }
     worker.active_users.fetch_sub(1, Ordering::Relaxed);
@@ -557,7 +604,9 @@ async fn open_user<W: VirtualUser>(mut vu: Vu<W>, worker: Rc<Worker<W>>, pool: R
         }
         pool.idle.borrow_mut().push(slot.clone());
         slot.wake.notified().await;
-        let Some(scheduled) = slot.ticket.take() else { break };
+        let Some(scheduled) = slot.ticket.take() else {
+            break;
+        };
         if !active {
             active = true;
             worker.active_users.fetch_add(1, Ordering::Relaxed);
@@ -573,8 +622,13 @@ async fn open_user<W: VirtualUser>(mut vu: Vu<W>, worker: Rc<Worker<W>>, pool: R
 /// Open model: hands this worker's arrivals to idle users at their scheduled instants;
 /// an arrival that finds no idle user is dropped (and counted).
 async fn dispatch<W: VirtualUser>(worker: &Worker<W>, pool: &Pool, index: usize, rate: Rate) {
-    let arrivals =
-        schedule::arrivals_of_worker(index, worker.shape.workers, rate, worker.shape.duration, worker.shape.iterations);
+    let arrivals = schedule::arrivals_of_worker(
+        index,
+        worker.shape.workers,
+        rate,
+        worker.shape.duration,
+        worker.shape.iterations,
+    );
     for (_, offset) in arrivals {
         let at = worker.start + offset;
         tokio::select! {
@@ -618,7 +672,8 @@ async fn run_iteration<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, sched
 
 async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled: Instant) {
     let plan = &worker.plan;
-    let scenario = &plan.scenarios[((vu.index + vu.iterations) % plan.scenarios.len() as u64) as usize];
+    let scenario =
+        &plan.scenarios[((vu.index + vu.iterations) % plan.scenarios.len() as u64) as usize];
     let began = Instant::now();
     let lag = began.saturating_duration_since(scheduled);
     let mut ok = true;
@@ -639,7 +694,10 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
                 let class = match (vu.world.failure_kind(), panics::take_location()) {
                     (Some(kind), _) => ErrorClass::Kind(kind),
                     (None, Some((file, line))) => ErrorClass::Panic { file, line },
-                    (None, None) => ErrorClass::Panic { file: "unknown".into(), line: 0 },
+                    (None, None) => ErrorClass::Panic {
+                        file: "unknown".into(),
+                        line: 0,
+                    },
                 };
                 rec.step_failed(step.id, class, || panics::message(payload.as_ref()));
                 ok = false;
@@ -647,7 +705,10 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
             Err(_) => {
                 let limit = worker.shape.step_timeout;
                 rec.step_failed(step.id, ErrorClass::Timeout, || {
-                    format!("step did not finish within {}", humantime_serde::re::humantime::format_duration(limit))
+                    format!(
+                        "step did not finish within {}",
+                        humantime_serde::re::humantime::format_duration(limit)
+                    )
                 });
                 ok = false;
             }
@@ -665,14 +726,23 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
     if misdelivered > vu.misdelivered_seen {
         let new = misdelivered - vu.misdelivered_seen;
         vu.misdelivered_seen = misdelivered;
-        worker.recorder.borrow_mut().iteration_error(ErrorClass::Misdelivered, || {
-            format!("user {} received {new} agent event(s) of runs it did not start", vu.index)
-        });
+        worker
+            .recorder
+            .borrow_mut()
+            .iteration_error(ErrorClass::Misdelivered, || {
+                format!(
+                    "user {} received {new} agent event(s) of runs it did not start",
+                    vu.index
+                )
+            });
         ok = false;
     }
     vu.world.end_iteration();
     let ended = Instant::now();
-    worker.recorder.borrow_mut().iteration(ended.saturating_duration_since(scheduled), ok);
+    worker
+        .recorder
+        .borrow_mut()
+        .iteration(ended.saturating_duration_since(scheduled), ok);
     vu.iterations += 1;
     vu.restart.iteration_done(&worker.clock);
     if ok {
@@ -681,7 +751,11 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
 }
 
 /// Measures the user's reconnect time after a restart, once.
-fn note_reconnect<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, iteration: Option<(Instant, Instant)>) {
+fn note_reconnect<W: VirtualUser>(
+    vu: &mut Vu<W>,
+    worker: &Worker<W>,
+    iteration: Option<(Instant, Instant)>,
+) {
     if worker.clock.back().is_none() {
         return;
     }
@@ -689,9 +763,15 @@ fn note_reconnect<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, iteration:
     if connected_at.is_none() && iteration.is_none() {
         return;
     }
-    if let Some(took) = vu.restart.reconnect_time(&worker.clock, connected_at, iteration) {
+    if let Some(took) = vu
+        .restart
+        .reconnect_time(&worker.clock, connected_at, iteration)
+    {
         worker.recorder.borrow_mut().reconnect(took);
-        let at = worker.clock.requested().map_or_else(Instant::now, |r| r + took);
+        let at = worker
+            .clock
+            .requested()
+            .map_or_else(Instant::now, |r| r + took);
         worker.restart.borrow_mut().reconnected(at);
     }
 }
@@ -726,20 +806,31 @@ mod tests {
         let sent = Instant::now();
         tokio::time::sleep(Duration::from_millis(ms)).await;
         w.bumps += 1;
-        w.events.push(EventSample { event: "bumped".into(), requested_at: sent, received_at: Instant::now() });
+        w.events.push(EventSample {
+            event: "bumped".into(),
+            requested_at: sent,
+            received_at: Instant::now(),
+        });
     }
 
     #[cucumber::then(expr = "user {int} fails every {int}th iteration")]
     fn fails_sometimes(w: &mut Counter, user: u64, every: u64) {
         if w.index == user {
-            assert!(!(w.iteration + 1).is_multiple_of(every), "iteration {} of user {user} failed on purpose", w.iteration);
+            assert!(
+                !(w.iteration + 1).is_multiple_of(every),
+                "iteration {} of user {user} failed on purpose",
+                w.iteration
+            );
         }
     }
 
     impl VirtualUser for Counter {
         type Context = ();
         fn virtual_user(_: &(), index: u64) -> Self {
-            Counter { index, ..Counter::default() }
+            Counter {
+                index,
+                ..Counter::default()
+            }
         }
         fn drain_event_samples(&mut self) -> Vec<EventSample> {
             std::mem::take(&mut self.events)
@@ -749,7 +840,12 @@ mod tests {
         }
         fn verify_ledger(&mut self) -> LocalBoxFuture<'_, LedgerCheck> {
             let acknowledged = self.bumps;
-            Box::pin(async move { LedgerCheck { acknowledged, lost: 0 } })
+            Box::pin(async move {
+                LedgerCheck {
+                    acknowledged,
+                    lost: 0,
+                }
+            })
         }
         fn end_iteration(&mut self) {
             self.iteration += 1;
@@ -781,8 +877,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn closed_model_counts_agree() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = LoadOptions { users: Some(3), iterations: Some(40), workers: Some(2), ..options(dir.path(), 1) };
-        let out = run_load::<Counter>(opts, (), None, CancellationToken::new()).await.unwrap();
+        let opts = LoadOptions {
+            users: Some(3),
+            iterations: Some(40),
+            workers: Some(2),
+            ..options(dir.path(), 1)
+        };
+        let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
+            .await
+            .unwrap();
         let l = out.summary.load.as_ref().unwrap();
         assert_eq!(l.model, "closed");
         assert_eq!(l.iterations, 40);
@@ -800,7 +903,13 @@ mod tests {
         assert_eq!(l.timeline.iter().map(|p| p.iterations).sum::<u64>(), 40);
         // One error group: the failing step and the assertion's location.
         assert_eq!(l.errors.len(), 1, "{:?}", l.errors);
-        assert!(l.errors[0].kind.contains("Then user 1 fails every 4th iteration: panic at"), "{}", l.errors[0].kind);
+        assert!(
+            l.errors[0]
+                .kind
+                .contains("Then user 1 fails every 4th iteration: panic at"),
+            "{}",
+            l.errors[0].kind
+        );
         assert!(l.errors[0].example.contains("failed on purpose"));
         assert_eq!(l.errors[0].count, l.iterations_failed);
         // Files: summary.json and one hlog per step, the scenario and the event.
@@ -821,16 +930,28 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn thresholds_fail_with_rule_and_measured_value() {
         let dir = tempfile::tempdir().unwrap();
-        let mut opts = LoadOptions { users: Some(2), iterations: Some(8), ..options(dir.path(), 20) };
+        let mut opts = LoadOptions {
+            users: Some(2),
+            iterations: Some(8),
+            ..options(dir.path(), 20)
+        };
         opts.config.thresholds = vec![
             Threshold::global("p95 < 5ms").unwrap(),
-            Threshold { step: Some("it is bumped after 20 ms".into()), rule: "p50 >= 15ms".parse().unwrap() },
+            Threshold {
+                step: Some("it is bumped after 20 ms".into()),
+                rule: "p50 >= 15ms".parse().unwrap(),
+            },
             Threshold::global("error_rate < 0.1%").unwrap(),
         ];
-        let out = run_load::<Counter>(opts, (), None, CancellationToken::new()).await.unwrap();
+        let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
+            .await
+            .unwrap();
         assert!(!out.thresholds_passed);
         let t = &out.summary.load.as_ref().unwrap().thresholds;
-        assert!(!t[0].passed && t[0].rule == "p95 < 5ms" && t[0].measured.ends_with("ms"), "{t:?}");
+        assert!(
+            !t[0].passed && t[0].rule == "p95 < 5ms" && t[0].measured.ends_with("ms"),
+            "{t:?}"
+        );
         assert!(t[1].passed, "{t:?}");
         assert_eq!(t[1].scope, "When it is bumped after 20 ms");
         assert!(!t[2].passed, "user 1 fails: {t:?}");
@@ -848,10 +969,16 @@ mod tests {
             duration: Some(Duration::from_secs(1)),
             ..options(dir.path(), 50)
         };
-        let out = run_load::<Counter>(opts, (), None, CancellationToken::new()).await.unwrap();
+        let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
+            .await
+            .unwrap();
         let l = out.summary.load.as_ref().unwrap();
         assert_eq!(l.model, "open");
-        assert_eq!(l.iterations + l.dropped, 100, "every arrival is run or dropped");
+        assert_eq!(
+            l.iterations + l.dropped,
+            100,
+            "every arrival is run or dropped"
+        );
         assert!(l.dropped >= 50, "{}", l.dropped);
         assert!(l.scenario.min_us >= 50_000);
     }
@@ -859,7 +986,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn ctrl_c_stops_cleanly_and_still_writes_results() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = LoadOptions { users: Some(2), duration: Some(Duration::from_secs(60)), ..options(dir.path(), 5) };
+        let opts = LoadOptions {
+            users: Some(2),
+            duration: Some(Duration::from_secs(60)),
+            ..options(dir.path(), 5)
+        };
         let shutdown = CancellationToken::new();
         let cancel = shutdown.clone();
         tokio::spawn(async move {
@@ -873,27 +1004,49 @@ mod tests {
         let l = out.summary.load.as_ref().unwrap();
         assert!(l.iterations > 10);
         assert!(out.run_dir.join("summary.json").is_file());
-        assert_eq!(out.summary.verdict, Verdict::Fail, "an interrupted run is not a pass");
+        assert_eq!(
+            out.summary.verdict,
+            Verdict::Fail,
+            "an interrupted run is not a pass"
+        );
     }
 
     #[test]
     fn undefined_steps_stop_the_run_before_any_load() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.feature");
-        std::fs::write(&path, "@load\nFeature: X\n  Scenario: y\n    Given nothing like this exists\n").unwrap();
+        std::fs::write(
+            &path,
+            "@load\nFeature: X\n  Scenario: y\n    Given nothing like this exists\n",
+        )
+        .unwrap();
         let e = Plan::<Counter>::build(&[path], "@load").unwrap_err();
         assert!(e.to_string().contains("has no step definition"), "{e}");
     }
 
     #[test]
     fn flags_override_the_profile() {
-        let o = LoadOptions { profile: Some("nightly".into()), users: Some(7), ..LoadOptions::default() };
+        let o = LoadOptions {
+            profile: Some("nightly".into()),
+            users: Some(7),
+            ..LoadOptions::default()
+        };
         let (name, p) = o.effective_profile().unwrap();
         assert_eq!(name.as_deref(), Some("nightly"));
-        assert_eq!((p.users, p.duration), (Some(7), Some(Duration::from_secs(600))));
-        let o = LoadOptions { users: Some(3), iterations: Some(5), ..LoadOptions::default() };
+        assert_eq!(
+            (p.users, p.duration),
+            (Some(7), Some(Duration::from_secs(600)))
+        );
+        let o = LoadOptions {
+            users: Some(3),
+            iterations: Some(5),
+            ..LoadOptions::default()
+        };
         let (name, p) = o.effective_profile().unwrap();
-        assert_eq!(name, None, "model flags without --profile do not inherit smoke's duration");
+        assert_eq!(
+            name, None,
+            "model flags without --profile do not inherit smoke's duration"
+        );
         assert_eq!(p.duration, None);
         let (name, _) = LoadOptions::default().effective_profile().unwrap();
         assert_eq!(name.as_deref(), Some("smoke"));

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLogWriterBuilder, LogEntry};
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry,
+};
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 /// Writes one interval log incrementally.
@@ -35,13 +37,24 @@ impl HlogWriter {
             .with_base_time(run_start)
             .begin_log_with(&mut out, &mut serializer)?;
         out.write_all(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n")?;
-        Ok(HlogWriter { out, serializer, path: path.to_owned() })
+        Ok(HlogWriter {
+            out,
+            serializer,
+            path: path.to_owned(),
+        })
     }
 
     /// Appends the histogram of the interval starting `offset` after the run start.
-    pub fn write(&mut self, h: &Histogram<u64>, offset: Duration, length: Duration) -> io::Result<()> {
-        let mut w = IntervalLogWriterBuilder::new().begin_log_with(&mut self.out, &mut self.serializer)?;
-        w.write_histogram(h, offset, length, None).map_err(|e| io::Error::other(format!("{e:?}")))
+    pub fn write(
+        &mut self,
+        h: &Histogram<u64>,
+        offset: Duration,
+        length: Duration,
+    ) -> io::Result<()> {
+        let mut w =
+            IntervalLogWriterBuilder::new().begin_log_with(&mut self.out, &mut self.serializer)?;
+        w.write_histogram(h, offset, length, None)
+            .map_err(|e| io::Error::other(format!("{e:?}")))
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -70,18 +83,28 @@ pub enum ReadError {
     #[error("{path}: not an interval log (parse error at byte {offset})")]
     Parse { path: PathBuf, offset: usize },
     #[error("{path}: bad histogram in interval at {offset:?}: {reason}")]
-    Histogram { path: PathBuf, offset: Duration, reason: String },
+    Histogram {
+        path: PathBuf,
+        offset: Duration,
+        reason: String,
+    },
 }
 
 /// Reads every interval of a log.
 pub fn read(path: &Path) -> Result<Vec<Interval>, ReadError> {
-    let bytes = std::fs::read(path).map_err(|source| ReadError::Io { path: path.to_owned(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let mut deserializer = Deserializer::new();
     let mut out = Vec::new();
     for entry in IntervalLogIterator::new(&bytes) {
         let entry = entry.map_err(|e| match e {
             hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset } => {
-                ReadError::Parse { path: path.to_owned(), offset }
+                ReadError::Parse {
+                    path: path.to_owned(),
+                    offset,
+                }
             }
         })?;
         if let LogEntry::Interval(i) = entry {
@@ -90,11 +113,16 @@ pub fn read(path: &Path) -> Result<Vec<Interval>, ReadError> {
                 offset: i.start_timestamp(),
                 reason,
             };
-            let raw = base64_decode(i.encoded_histogram()).ok_or_else(|| bad("invalid base64".into()))?;
+            let raw =
+                base64_decode(i.encoded_histogram()).ok_or_else(|| bad("invalid base64".into()))?;
             let histogram: Histogram<u64> = deserializer
                 .deserialize(&mut io::Cursor::new(raw))
                 .map_err(|e| bad(format!("{e:?}")))?;
-            out.push(Interval { offset: i.start_timestamp(), length: i.duration(), histogram });
+            out.push(Interval {
+                offset: i.start_timestamp(),
+                length: i.duration(),
+                histogram,
+            });
         }
     }
     Ok(out)
@@ -118,7 +146,9 @@ pub fn merge(paths: &[&Path]) -> Result<Histogram<u64>, ReadError> {
 
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(s.trim()).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()
 }
 
 /// A file name for a measured thing: `step-03-the-health-endpoint-is-asked.hlog`.
@@ -151,7 +181,11 @@ mod tests {
     #[test]
     fn round_trip_reads_back_the_same_percentiles() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(file_name("step", Some(3), "When the health endpoint is asked"));
+        let path = dir.path().join(file_name(
+            "step",
+            Some(3),
+            "When the health endpoint is asked",
+        ));
         assert!(path.ends_with("step-03-when-the-health-endpoint-is-asked.hlog"));
         let start = SystemTime::now();
         let mut whole = histogram();
@@ -163,10 +197,12 @@ mod tests {
                 h.record(v).unwrap();
                 whole.record(v).unwrap();
             }
-            w.write(&h, Duration::from_secs(second), Duration::from_secs(1)).unwrap();
+            w.write(&h, Duration::from_secs(second), Duration::from_secs(1))
+                .unwrap();
         }
         // An empty second is written too, so logs of many machines line up.
-        w.write(&histogram(), Duration::from_secs(5), Duration::from_secs(1)).unwrap();
+        w.write(&histogram(), Duration::from_secs(5), Duration::from_secs(1))
+            .unwrap();
         w.flush().unwrap();
 
         let intervals = read(&path).unwrap();
@@ -175,7 +211,11 @@ mod tests {
         let back = merge(&[&path]).unwrap();
         assert_eq!(back.len(), whole.len());
         for q in [0.5, 0.9, 0.95, 0.99, 0.999, 1.0] {
-            assert_eq!(back.value_at_quantile(q), whole.value_at_quantile(q), "q={q}");
+            assert_eq!(
+                back.value_at_quantile(q),
+                whole.value_at_quantile(q),
+                "q={q}"
+            );
         }
         // Two machines' logs merge into the sum.
         let twice = merge(&[&path, &path]).unwrap();

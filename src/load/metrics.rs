@@ -22,12 +22,15 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 
 /// An empty histogram with the run's bounds.
 pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS).unwrap_or_else(|_| unreachable!("valid constant bounds"))
+    Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+        .unwrap_or_else(|_| unreachable!("valid constant bounds"))
 }
 
 /// A duration in whole microseconds, saturating at the histogram's top.
 pub fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).min(HIGHEST_US)
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX)
+        .min(HIGHEST_US)
 }
 
 /// What a histogram measures.
@@ -99,7 +102,11 @@ impl ErrorGroups {
 
     /// Most frequent first.
     pub fn sorted(&self) -> Vec<(&ErrorKey, u64, &str)> {
-        let mut v: Vec<_> = self.groups.iter().map(|(k, (n, e))| (k, *n, e.as_str())).collect();
+        let mut v: Vec<_> = self
+            .groups
+            .iter()
+            .map(|(k, (n, e))| (k, *n, e.as_str()))
+            .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         v
     }
@@ -135,7 +142,10 @@ pub struct Series {
 
 impl Series {
     pub fn new() -> Series {
-        Series { hist: histogram(), errors: 0 }
+        Series {
+            hist: histogram(),
+            errors: 0,
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -165,7 +175,10 @@ pub struct IntervalRecord {
 #[derive(Debug)]
 pub enum WorkerReport {
     /// A finished interval (possibly empty) of one worker.
-    Interval { worker: usize, record: IntervalRecord },
+    Interval {
+        worker: usize,
+        record: IntervalRecord,
+    },
     /// The worker has sent every interval below `index`.
     Watermark { worker: usize, index: u64 },
 }
@@ -185,7 +198,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(worker: usize, start: Instant, steps: usize, sink: Box<dyn FnMut(WorkerReport)>) -> Recorder {
+    pub fn new(
+        worker: usize,
+        start: Instant,
+        steps: usize,
+        sink: Box<dyn FnMut(WorkerReport)>,
+    ) -> Recorder {
         Recorder {
             worker,
             start,
@@ -229,11 +247,18 @@ impl Recorder {
         if !series.is_empty() || counters != Counters::default() {
             (self.sink)(WorkerReport::Interval {
                 worker: self.worker,
-                record: IntervalRecord { index: self.current, series, counters },
+                record: IntervalRecord {
+                    index: self.current,
+                    series,
+                    counters,
+                },
             });
         }
         self.current = index;
-        (self.sink)(WorkerReport::Watermark { worker: self.worker, index });
+        (self.sink)(WorkerReport::Watermark {
+            worker: self.worker,
+            index,
+        });
     }
 
     /// Sends everything recorded so far (the end of the run).
@@ -247,11 +272,22 @@ impl Recorder {
         self.steps[step].record(micros(took));
     }
 
-    pub fn step_failed(&mut self, step: usize, class: ErrorClass, example: impl FnOnce() -> String) {
+    pub fn step_failed(
+        &mut self,
+        step: usize,
+        class: ErrorClass,
+        example: impl FnOnce() -> String,
+    ) {
         self.roll(Instant::now());
         self.steps[step].errors += 1;
         self.counters.step_errors += 1;
-        self.errors.add(ErrorKey { step: Some(step), class }, example);
+        self.errors.add(
+            ErrorKey {
+                step: Some(step),
+                class,
+            },
+            example,
+        );
     }
 
     /// A failure of the iteration as a whole (not of one step), e.g. misdelivery.
@@ -340,7 +376,10 @@ impl Totals {
     pub fn take(&mut self, report: WorkerReport) -> Vec<FinalInterval> {
         match report {
             WorkerReport::Interval { record, .. } => {
-                let p = self.pending.entry(record.index.max(self.next_final)).or_default();
+                let p = self
+                    .pending
+                    .entry(record.index.max(self.next_final))
+                    .or_default();
                 p.counters.add(&record.counters);
                 for (key, s) in record.series {
                     merge_series(p.series.entry(key).or_default(), &s);
@@ -357,7 +396,11 @@ impl Totals {
 
     /// Finalizes every pending interval (the end of the run).
     pub fn finish(&mut self) -> Vec<FinalInterval> {
-        let upto = self.pending.keys().next_back().map_or(self.next_final, |k| k + 1);
+        let upto = self
+            .pending
+            .keys()
+            .next_back()
+            .map_or(self.next_final, |k| k + 1);
         self.finalize_below(upto)
     }
 
@@ -370,7 +413,11 @@ impl Totals {
             for (key, s) in &p.series {
                 merge_series(self.series.entry(key.clone()).or_default(), s);
             }
-            out.push(FinalInterval { index, series: p.series, counters: p.counters });
+            out.push(FinalInterval {
+                index,
+                series: p.series,
+                counters: p.counters,
+            });
             self.next_final += 1;
         }
         out
@@ -379,7 +426,9 @@ impl Totals {
 
 /// Adds `from` into `into` exactly (same bounds, so `add` cannot fail).
 pub fn merge_series(into: &mut Series, from: &Series) {
-    into.hist.add(&from.hist).unwrap_or_else(|_| unreachable!("histograms share bounds"));
+    into.hist
+        .add(&from.hist)
+        .unwrap_or_else(|_| unreachable!("histograms share bounds"));
     into.errors += from.errors;
 }
 
@@ -397,7 +446,11 @@ mod tests {
         let mut all = histogram();
         for v in 1..=10_000u64 {
             let v = v * 37 % 2_000_000 + 1;
-            if v % 3 == 0 { a.record(v).unwrap() } else { b.record(v).unwrap() }
+            if v % 3 == 0 {
+                a.record(v).unwrap()
+            } else {
+                b.record(v).unwrap()
+            }
             all.record(v).unwrap();
         }
         let mut merged = Series::new();
@@ -449,7 +502,10 @@ mod tests {
         for r in sent.borrow_mut().drain(..) {
             finals.extend(totals.take(r));
         }
-        assert_eq!(finals.iter().map(|f| f.index).collect::<Vec<_>>(), (0..6).collect::<Vec<_>>());
+        assert_eq!(
+            finals.iter().map(|f| f.index).collect::<Vec<_>>(),
+            (0..6).collect::<Vec<_>>()
+        );
         let five = &finals[5];
         assert_eq!(five.counters.iterations, 1);
         assert_eq!(five.series[&SeriesKey::Step(0)].hist.len(), 1);

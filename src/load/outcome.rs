@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::summary::{
-    Distribution, Environment, ErrorGroup, LoadResult, RestartWindow, RunKind, RunSummary, SCHEMA_VERSION,
-    ThresholdResult, Verdict,
+    Distribution, Environment, ErrorGroup, LoadResult, RestartWindow, RunKind, RunSummary,
+    SCHEMA_VERSION, ThresholdResult, Verdict,
 };
 
 use super::collector::Collector;
@@ -57,7 +57,13 @@ pub struct Built {
 /// A distribution of one series.
 pub fn distribution(name: &str, s: &Series, hlog: Option<String>) -> Distribution {
     let h = &s.hist;
-    let q = |q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
+    let q = |q: f64| {
+        if h.is_empty() {
+            0
+        } else {
+            h.value_at_quantile(q)
+        }
+    };
     Distribution {
         name: name.to_owned(),
         count: h.len(),
@@ -75,7 +81,12 @@ pub fn distribution(name: &str, s: &Series, hlog: Option<String>) -> Distributio
 }
 
 fn measured_of(h: &Histogram<u64>, rules: &[Rule], count: u64, errors: u64) -> Measured {
-    Measured { latency: LatencyStats::from_histogram(h, rules), count, errors, ..Measured::default() }
+    Measured {
+        latency: LatencyStats::from_histogram(h, rules),
+        count,
+        errors,
+        ..Measured::default()
+    }
 }
 
 pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
@@ -86,12 +97,22 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
     let measured_s = f.measured.as_secs_f64().max(1e-6);
     let throughput = counters.iterations as f64 / measured_s;
 
-    let scenario = distribution("scenario", series(&SeriesKey::Scenario), c.hlog_path(&SeriesKey::Scenario));
+    let scenario = distribution(
+        "scenario",
+        series(&SeriesKey::Scenario),
+        c.hlog_path(&SeriesKey::Scenario),
+    );
     let steps: Vec<Distribution> = f
         .plan_steps
         .iter()
         .enumerate()
-        .map(|(i, s)| distribution(&s.name, series(&SeriesKey::Step(i)), c.hlog_path(&SeriesKey::Step(i))))
+        .map(|(i, s)| {
+            distribution(
+                &s.name,
+                series(&SeriesKey::Step(i)),
+                c.hlog_path(&SeriesKey::Step(i)),
+            )
+        })
         .collect();
     let events: Vec<Distribution> = totals
         .series
@@ -107,7 +128,11 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         .into_iter()
         .map(|(key, count, example)| ErrorGroup {
             kind: match key.step {
-                Some(i) => format!("{}: {}", f.plan_steps.get(i).map_or("?", |s| s.name.as_str()), key.class),
+                Some(i) => format!(
+                    "{}: {}",
+                    f.plan_steps.get(i).map_or("?", |s| s.name.as_str()),
+                    key.class
+                ),
                 None => format!("iteration: {}", key.class),
             },
             count,
@@ -130,8 +155,13 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
             back_at_s: back.map(since_start),
             downtime_ms: back.map(|b| b.saturating_duration_since(requested).as_millis() as u64),
             failed_requests: f.restart_tally.failed_in(requested, window_end),
-            reconnect: (!reconnect_series.hist.is_empty())
-                .then(|| distribution("reconnect", reconnect_series, c.hlog_path(&SeriesKey::Reconnect))),
+            reconnect: (!reconnect_series.hist.is_empty()).then(|| {
+                distribution(
+                    "reconnect",
+                    reconnect_series,
+                    c.hlog_path(&SeriesKey::Reconnect),
+                )
+            }),
             lost_messages: f.ledger.lost,
         }
     });
@@ -139,8 +169,13 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
     // Thresholds: the configured ones, plus the correctness rules that always hold.
     let mut rules: Vec<Threshold> = f.thresholds.to_vec();
     for implicit in ["lost_messages == 0", "misdelivered_events == 0"] {
-        let rule: Rule = implicit.parse().unwrap_or_else(|_| unreachable!("valid built-in rule"));
-        if !rules.iter().any(|t| t.step.is_none() && t.rule.metric == rule.metric) {
+        let rule: Rule = implicit
+            .parse()
+            .unwrap_or_else(|_| unreachable!("valid built-in rule"));
+        if !rules
+            .iter()
+            .any(|t| t.step.is_none() && t.rule.metric == rule.metric)
+        {
             rules.push(Threshold { step: None, rule });
         }
     }
@@ -171,8 +206,13 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
                 });
             }
             Some(selector) => {
-                let matching: Vec<usize> =
-                    f.plan_steps.iter().enumerate().filter(|(_, s)| s.matches(selector)).map(|(i, _)| i).collect();
+                let matching: Vec<usize> = f
+                    .plan_steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.matches(selector))
+                    .map(|(i, _)| i)
+                    .collect();
                 if matching.is_empty() || !t.rule.metric.step_scoped() {
                     threshold_results.push(ThresholdResult {
                         rule: t.rule.to_string(),
@@ -187,7 +227,9 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
                 }
                 for i in matching.into_iter().filter(|_| t.rule.metric.step_scoped()) {
                     let s = series(&SeriesKey::Step(i));
-                    let e = t.rule.evaluate(&measured_of(&s.hist, &all_rules, s.hist.len(), s.errors));
+                    let e =
+                        t.rule
+                            .evaluate(&measured_of(&s.hist, &all_rules, s.hist.len(), s.errors));
                     threshold_results.push(ThresholdResult {
                         rule: t.rule.to_string(),
                         scope: f.plan_steps[i].name.clone(),
@@ -202,7 +244,15 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
     let mut reasons: Vec<String> = threshold_results
         .iter()
         .filter(|t| !t.passed)
-        .map(|t| format!("{} is {}, rule {} ({})", measured_name(&t.rule), t.measured, t.rule, t.scope))
+        .map(|t| {
+            format!(
+                "{} is {}, rule {} ({})",
+                measured_name(&t.rule),
+                t.measured,
+                t.rule,
+                t.scope
+            )
+        })
         .collect();
     if let Some(Err(e)) = f.restart_result {
         reasons.push(format!("the backend restart failed: {e}"));
@@ -217,7 +267,8 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         reasons.push("the run was interrupted (Ctrl-C); results cover the time until then".into());
     }
     let restart_failed = matches!(f.restart_result, Some(Err(_)));
-    let verdict = if passed && !restart_failed && !f.interrupted && f.users_verified == f.users_run {
+    let verdict = if passed && !restart_failed && !f.interrupted && f.users_verified == f.users_run
+    {
         Verdict::Pass
     } else {
         Verdict::Fail
@@ -248,36 +299,48 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         timeline: c.timeline.clone(),
         restart,
     };
-    let run_id = f.run_dir.file_name().map_or_else(|| "load".to_owned(), |n| n.to_string_lossy().into_owned());
+    let run_id = f
+        .run_dir
+        .file_name()
+        .map_or_else(|| "load".to_owned(), |n| n.to_string_lossy().into_owned());
     let summary = RunSummary {
         schema_version: SCHEMA_VERSION,
         run_id,
         kind: RunKind::Load,
         verdict,
         reasons,
-        started_at: f.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        finished_at: f.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        started_at: f
+            .started_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished_at: f
+            .finished_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         environment: f.environment.clone(),
         features: Vec::new(),
         load: Some(load),
     };
     let text = render_text(&summary, f, counters.interrupted);
-    Built { passed: verdict == Verdict::Pass, summary, text }
+    Built {
+        passed: verdict == Verdict::Pass,
+        summary,
+        text,
+    }
 }
 
 fn measured_name(rule: &str) -> &str {
     rule.split_whitespace().next().unwrap_or(rule)
 }
 
-/// Writes `summary.json` (and the HTML/markdown report when that module provides it).
-pub fn write(run_dir: &Path, summary: &RunSummary) -> std::io::Result<()> {
-    let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
-    std::fs::write(run_dir.join("summary.json"), json)
+/// Writes `summary.json`, `report.html` and `summary.md` (the report module's one call).
+pub fn write(run_dir: &Path, summary: &RunSummary) -> Result<(), crate::report::ReportError> {
+    crate::report::write_reports(run_dir, summary).map(|_| ())
 }
 
 /// The text printed at the end of a run.
 pub fn render_text(s: &RunSummary, f: &RunFacts<'_>, interrupted_iterations: u64) -> String {
-    let Some(l) = &s.load else { return String::new() };
+    let Some(l) = &s.load else {
+        return String::new();
+    };
     let mut o = String::new();
     let _ = writeln!(o, "\n== goldenpath load: {} ==", s.run_id);
     let model = match (l.model.as_str(), l.rate_per_s) {
@@ -287,7 +350,9 @@ pub fn render_text(s: &RunSummary, f: &RunFacts<'_>, interrupted_iterations: u64
     let _ = writeln!(
         o,
         "{model}{}; {:.1}s; scenarios: {}",
-        l.profile.as_ref().map_or(String::new(), |p| format!(", profile {p}")),
+        l.profile
+            .as_ref()
+            .map_or(String::new(), |p| format!(", profile {p}")),
         l.duration_s,
         f.plan_scenarios.join(" | ")
     );
@@ -296,7 +361,11 @@ pub fn render_text(s: &RunSummary, f: &RunFacts<'_>, interrupted_iterations: u64
         "iterations {} ({} failed, {} interrupted, {} dropped), {:.1} iterations/s",
         l.iterations, l.iterations_failed, interrupted_iterations, l.dropped, l.throughput_per_s
     );
-    let _ = writeln!(o, "\n{:<60} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9}", "latency", "count", "errors", "p50", "p95", "p99", "max");
+    let _ = writeln!(
+        o,
+        "\n{:<60} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9}",
+        "latency", "count", "errors", "p50", "p95", "p99", "max"
+    );
     let row = |o: &mut String, d: &Distribution| {
         let mut name: String = d.name.chars().take(58).collect();
         if d.name.chars().count() > 58 {
@@ -327,22 +396,39 @@ pub fn render_text(s: &RunSummary, f: &RunFacts<'_>, interrupted_iterations: u64
     if !l.errors.is_empty() {
         let _ = writeln!(o, "\nerrors:");
         for e in &l.errors {
-            let example: String = e.example.lines().next().unwrap_or("").chars().take(160).collect();
-            let _ = writeln!(o, "  {:>6} × {}\n           e.g. {example}", e.count, e.kind);
+            let example: String = e
+                .example
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(160)
+                .collect();
+            let _ = writeln!(
+                o,
+                "  {:>6} × {}\n           e.g. {example}",
+                e.count, e.kind
+            );
         }
     }
     let _ = writeln!(
         o,
         "\ncorrectness: {} misdelivered events, {} of {} acknowledged messages lost ({} of {} users read back)",
-        l.misdelivered_events, l.lost_messages, l.acknowledged_messages, f.users_verified, f.users_run
+        l.misdelivered_events,
+        l.lost_messages,
+        l.acknowledged_messages,
+        f.users_verified,
+        f.users_run
     );
     if let Some(r) = &l.restart {
         let _ = writeln!(
             o,
             "restart: requested at {:.1}s, back at {}, downtime {}, {} failed requests in the window, {} messages lost",
             r.requested_at_s,
-            r.back_at_s.map_or_else(|| "never".to_owned(), |b| format!("{b:.1}s")),
-            r.downtime_ms.map_or_else(|| "-".to_owned(), |d| format!("{d}ms")),
+            r.back_at_s
+                .map_or_else(|| "never".to_owned(), |b| format!("{b:.1}s")),
+            r.downtime_ms
+                .map_or_else(|| "-".to_owned(), |d| format!("{d}ms")),
             r.failed_requests,
             r.lost_messages
         );

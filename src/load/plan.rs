@@ -24,7 +24,10 @@ pub struct Plan<W> {
 impl<W> fmt::Debug for Plan<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Plan")
-            .field("scenarios", &self.scenarios.iter().map(|s| &s.name).collect::<Vec<_>>())
+            .field(
+                "scenarios",
+                &self.scenarios.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
             .field("steps", &self.steps)
             .finish()
     }
@@ -69,7 +72,9 @@ impl StepInfo {
 
     /// The name without the ` (file:line)` that makes it unique.
     pub fn keyword_and_text(&self) -> &str {
-        self.name.strip_suffix(&format!(" ({})", self.location)).unwrap_or(&self.name)
+        self.name
+            .strip_suffix(&format!(" ({})", self.location))
+            .unwrap_or(&self.name)
     }
 }
 
@@ -77,7 +82,10 @@ impl StepInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("cannot read feature path {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot parse {}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     #[error("invalid tag expression {expr:?}: {message}")]
@@ -89,15 +97,27 @@ pub enum PlanError {
     #[error("step {step:?} at {location} has no step definition")]
     Undefined { step: String, location: String },
     #[error("step {step:?} at {location} matches several step definitions: {matches}")]
-    Ambiguous { step: String, location: String, matches: String },
+    Ambiguous {
+        step: String,
+        location: String,
+        matches: String,
+    },
 }
 
 /// Feature files under `paths` (files as given, directories searched recursively), sorted.
 pub fn feature_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PlanError> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PlanError> {
-        let read = std::fs::read_dir(dir).map_err(|source| PlanError::Read { path: dir.to_owned(), source })?;
+        let read = std::fs::read_dir(dir).map_err(|source| PlanError::Read {
+            path: dir.to_owned(),
+            source,
+        })?;
         for entry in read {
-            let path = entry.map_err(|source| PlanError::Read { path: dir.to_owned(), source })?.path();
+            let path = entry
+                .map_err(|source| PlanError::Read {
+                    path: dir.to_owned(),
+                    source,
+                })?
+                .path();
             if path.is_dir() {
                 walk(&path, out)?;
             } else if path.extension().is_some_and(|e| e == "feature") {
@@ -108,7 +128,10 @@ pub fn feature_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PlanError> {
     }
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| PlanError::Read { path: p.clone(), source })?;
+        let meta = std::fs::metadata(p).map_err(|source| PlanError::Read {
+            path: p.clone(),
+            source,
+        })?;
         if meta.is_dir() {
             walk(p, &mut out)?;
         } else {
@@ -118,7 +141,9 @@ pub fn feature_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PlanError> {
     out.sort();
     out.dedup();
     if out.is_empty() {
-        return Err(PlanError::NoFeatures { paths: paths.to_vec() });
+        return Err(PlanError::NoFeatures {
+            paths: paths.to_vec(),
+        });
     }
     Ok(out)
 }
@@ -137,13 +162,26 @@ impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
     pub fn build(paths: &[PathBuf], tags: &str) -> Result<Plan<W>, PlanError> {
         let filter = parse_tags(tags)?;
         let collection = W::collection();
-        let mut plan = Plan { scenarios: Vec::new(), steps: Vec::new() };
+        let mut plan = Plan {
+            scenarios: Vec::new(),
+            steps: Vec::new(),
+        };
         for path in feature_files(paths)? {
             let feature = gherkin::Feature::parse_path(&path, GherkinEnv::default())
-                .map_err(|e| PlanError::Parse { path: path.clone(), message: e.to_string() })?
+                .map_err(|e| PlanError::Parse {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
                 .expand_examples()
-                .map_err(|e| PlanError::Parse { path: path.clone(), message: e.to_string() })?;
-            let feature_bg: Vec<gherkin::Step> = feature.background.iter().flat_map(|b| b.steps.clone()).collect();
+                .map_err(|e| PlanError::Parse {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            let feature_bg: Vec<gherkin::Step> = feature
+                .background
+                .iter()
+                .flat_map(|b| b.steps.clone())
+                .collect();
             let mut groups: Vec<(Vec<String>, Vec<gherkin::Step>, &[gherkin::Scenario])> =
                 vec![(Vec::new(), feature_bg.clone(), &feature.scenarios)];
             for rule in &feature.rules {
@@ -153,7 +191,12 @@ impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
             }
             for (rule_tags, background, scenarios) in groups {
                 for scenario in scenarios {
-                    let all_tags: Vec<&String> = feature.tags.iter().chain(&rule_tags).chain(&scenario.tags).collect();
+                    let all_tags: Vec<&String> = feature
+                        .tags
+                        .iter()
+                        .chain(&rule_tags)
+                        .chain(&scenario.tags)
+                        .collect();
                     if !filter.eval(all_tags.iter().map(|t| t.as_str())) {
                         continue;
                     }
@@ -164,7 +207,12 @@ impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
                         let name = format!("{} {}", step.keyword.trim(), step.value);
                         let (func, _, _, context) = match collection.find(step) {
                             Ok(Some(found)) => found,
-                            Ok(None) => return Err(PlanError::Undefined { step: name, location }),
+                            Ok(None) => {
+                                return Err(PlanError::Undefined {
+                                    step: name,
+                                    location,
+                                });
+                            }
                             Err(e) => {
                                 return Err(PlanError::Ambiguous {
                                     step: name,
@@ -174,8 +222,17 @@ impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
                             }
                         };
                         let id = plan.steps.len();
-                        plan.steps.push(StepInfo { name, text: step.value.clone(), scenario: index, location });
-                        steps.push(PlannedStep { id, func: *func, context });
+                        plan.steps.push(StepInfo {
+                            name,
+                            text: step.value.clone(),
+                            scenario: index,
+                            location,
+                        });
+                        steps.push(PlannedStep {
+                            id,
+                            func: *func,
+                            context,
+                        });
                     }
                     plan.scenarios.push(PlannedScenario {
                         name: scenario.name.clone(),
@@ -189,7 +246,9 @@ impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
             }
         }
         if plan.scenarios.is_empty() {
-            return Err(PlanError::NoScenario { expr: tags.to_owned() });
+            return Err(PlanError::NoScenario {
+                expr: tags.to_owned(),
+            });
         }
         plan.disambiguate_names();
         Ok(plan)
@@ -211,6 +270,11 @@ impl<W> Plan<W> {
 
     /// Step positions a threshold's `step = "..."` designates.
     pub fn steps_matching(&self, selector: &str) -> Vec<usize> {
-        self.steps.iter().enumerate().filter(|(_, s)| s.matches(selector)).map(|(i, _)| i).collect()
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.matches(selector))
+            .map(|(i, _)| i)
+            .collect()
     }
 }

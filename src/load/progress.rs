@@ -74,7 +74,12 @@ impl Progress {
             ProgressMode::Auto if std::io::stderr().is_terminal() => Style::Redraw,
             ProgressMode::Auto => Style::Lines,
         };
-        Progress { style, every: QUIET_EVERY, next_line_at: QUIET_EVERY, drawn: false }
+        Progress {
+            style,
+            every: QUIET_EVERY,
+            next_line_at: QUIET_EVERY,
+            drawn: false,
+        }
     }
 
     pub fn update(&mut self, s: &Snapshot) {
@@ -88,7 +93,11 @@ impl Progress {
             }
             Style::Lines => {
                 if s.elapsed >= self.next_line_at {
-                    let _ = writeln!(err, "load: {}", s.line().split_whitespace().collect::<Vec<_>>().join(" "));
+                    let _ = writeln!(
+                        err,
+                        "load: {}",
+                        s.line().split_whitespace().collect::<Vec<_>>().join(" ")
+                    );
                     while self.next_line_at <= s.elapsed {
                         self.next_line_at += self.every;
                     }
@@ -133,7 +142,9 @@ mod tests {
             dropped: 0,
         };
         let line = s.line();
-        for part in ["12s", "users", "50", "it/s", "340", "p95", "123.4ms", "errors", "2"] {
+        for part in [
+            "12s", "users", "50", "it/s", "340", "p95", "123.4ms", "errors", "2",
+        ] {
             assert!(line.contains(part), "{line}");
         }
         assert!(!line.contains("dropped"));

@@ -145,7 +145,10 @@ impl RestartTally {
 
     /// Failures from the request until `window_end`.
     pub fn failed_in(&self, requested: Instant, window_end: Instant) -> u64 {
-        self.failures.iter().filter(|t| **t >= requested && **t <= window_end).count() as u64
+        self.failures
+            .iter()
+            .filter(|t| **t >= requested && **t <= window_end)
+            .count() as u64
     }
 }
 
@@ -160,13 +163,25 @@ mod tests {
         let mut u = UserRestart::default();
         u.iteration_done(&clock);
         assert!(u.was_active());
-        assert_eq!(u.reconnect_time(&clock, Some(t0), None), None, "no restart yet");
+        assert_eq!(
+            u.reconnect_time(&clock, Some(t0), None),
+            None,
+            "no restart yet"
+        );
         clock.mark_requested(t0);
         clock.mark_back(t0 + Duration::from_millis(800));
-        assert_eq!(u.reconnect_time(&clock, Some(t0 - Duration::from_millis(1)), None), None, "old socket");
+        assert_eq!(
+            u.reconnect_time(&clock, Some(t0 - Duration::from_millis(1)), None),
+            None,
+            "old socket"
+        );
         let d = u.reconnect_time(&clock, Some(t0 + Duration::from_millis(900)), None);
         assert_eq!(d, Some(Duration::from_millis(900)));
-        assert_eq!(u.reconnect_time(&clock, Some(t0 + Duration::from_secs(2)), None), None, "only once");
+        assert_eq!(
+            u.reconnect_time(&clock, Some(t0 + Duration::from_secs(2)), None),
+            None,
+            "only once"
+        );
     }
 
     #[test]
@@ -177,10 +192,23 @@ mod tests {
         u.iteration_done(&clock);
         clock.mark_requested(t0);
         clock.mark_back(t0 + Duration::from_secs(1));
-        let early = (t0 + Duration::from_millis(500), t0 + Duration::from_millis(1500));
-        assert_eq!(u.reconnect_time(&clock, None, Some(early)), None, "started before the comeback");
-        let later = (t0 + Duration::from_secs(1), t0 + Duration::from_millis(1200));
-        assert_eq!(u.reconnect_time(&clock, None, Some(later)), Some(Duration::from_millis(1200)));
+        let early = (
+            t0 + Duration::from_millis(500),
+            t0 + Duration::from_millis(1500),
+        );
+        assert_eq!(
+            u.reconnect_time(&clock, None, Some(early)),
+            None,
+            "started before the comeback"
+        );
+        let later = (
+            t0 + Duration::from_secs(1),
+            t0 + Duration::from_millis(1200),
+        );
+        assert_eq!(
+            u.reconnect_time(&clock, None, Some(later)),
+            Some(Duration::from_millis(1200))
+        );
     }
 
     #[test]
@@ -191,7 +219,10 @@ mod tests {
         clock.mark_back(t0);
         let mut u = UserRestart::default();
         u.iteration_done(&clock);
-        assert_eq!(u.reconnect_time(&clock, Some(t0 + Duration::from_secs(1)), None), None);
+        assert_eq!(
+            u.reconnect_time(&clock, Some(t0 + Duration::from_secs(1)), None),
+            None
+        );
     }
 
     #[test]

@@ -75,9 +75,14 @@ impl Shape {
                 users,
                 ramp_up: p.ramp_up.unwrap_or_default(),
             },
-            (None, _, Some(_)) => return Err("max_users applies to the open model: give a rate too".into()),
+            (None, _, Some(_)) => {
+                return Err("max_users applies to the open model: give a rate too".into());
+            }
             (None, None, None) => {
-                return Err("no load model: give users (closed model) or rate and max_users (open model)".into());
+                return Err(
+                    "no load model: give users (closed model) or rate and max_users (open model)"
+                        .into(),
+                );
             }
         };
         if model.users() == 0 {
@@ -102,7 +107,10 @@ impl Shape {
             ));
         }
         let users = usize::try_from(model.users()).unwrap_or(usize::MAX);
-        let workers = p.workers.unwrap_or(available_parallelism).clamp(1, users.max(1));
+        let workers = p
+            .workers
+            .unwrap_or(available_parallelism)
+            .clamp(1, users.max(1));
         Ok(Shape {
             model,
             duration,
@@ -173,7 +181,9 @@ impl IterationBudget {
             None => true,
             Some(limit) => self
                 .claimed
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| (c < limit).then_some(c + 1))
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                    (c < limit).then_some(c + 1)
+                })
                 .is_ok(),
         }
     }
@@ -201,41 +211,118 @@ mod tests {
         let rate: Rate = "3/s".parse().unwrap();
         assert_eq!(arrival_offset(0, rate), Duration::ZERO);
         assert_eq!(arrival_offset(3, rate), Duration::from_secs(1));
-        assert_eq!(arrival_offset(300, rate), Duration::from_secs(100), "no drift over many arrivals");
+        assert_eq!(
+            arrival_offset(300, rate),
+            Duration::from_secs(100),
+            "no drift over many arrivals"
+        );
         let d = Duration::from_secs(2);
-        let w0: Vec<u64> = arrivals_of_worker(0, 2, rate, d, None).map(|(k, _)| k).collect();
-        let w1: Vec<u64> = arrivals_of_worker(1, 2, rate, d, None).map(|(k, _)| k).collect();
+        let w0: Vec<u64> = arrivals_of_worker(0, 2, rate, d, None)
+            .map(|(k, _)| k)
+            .collect();
+        let w1: Vec<u64> = arrivals_of_worker(1, 2, rate, d, None)
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(w0, [0, 2, 4]);
         assert_eq!(w1, [1, 3, 5]);
-        let capped: Vec<u64> = arrivals_of_worker(1, 2, rate, d, Some(4)).map(|(k, _)| k).collect();
+        let capped: Vec<u64> = arrivals_of_worker(1, 2, rate, d, Some(4))
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(capped, [1, 3]);
     }
 
     #[test]
     fn resolves_models_and_rejects_incomplete_ones() {
-        let closed = Shape::resolve(&Profile { users: Some(10), duration: Some(Duration::from_secs(5)), ..profile() }, 4).unwrap();
-        assert_eq!(closed.model, Model::Closed { users: 10, ramp_up: Duration::ZERO });
+        let closed = Shape::resolve(
+            &Profile {
+                users: Some(10),
+                duration: Some(Duration::from_secs(5)),
+                ..profile()
+            },
+            4,
+        )
+        .unwrap();
+        assert_eq!(
+            closed.model,
+            Model::Closed {
+                users: 10,
+                ramp_up: Duration::ZERO
+            }
+        );
         assert_eq!(closed.workers, 4);
         assert_eq!(closed.graceful_stop, DEFAULT_GRACEFUL_STOP);
 
-        let iterations_only = Shape::resolve(&Profile { users: Some(2), iterations: Some(7), ..profile() }, 4).unwrap();
-        assert_eq!(iterations_only.duration, DEFAULT_MAX_DURATION, "a hard cap on time");
+        let iterations_only = Shape::resolve(
+            &Profile {
+                users: Some(2),
+                iterations: Some(7),
+                ..profile()
+            },
+            4,
+        )
+        .unwrap();
+        assert_eq!(
+            iterations_only.duration, DEFAULT_MAX_DURATION,
+            "a hard cap on time"
+        );
         assert_eq!(iterations_only.workers, 2, "never more workers than users");
 
         let open = Shape::resolve(
-            &Profile { rate: Some(Rate::per_second(20)), max_users: Some(50), duration: Some(Duration::from_secs(3)), ..profile() },
+            &Profile {
+                rate: Some(Rate::per_second(20)),
+                max_users: Some(50),
+                duration: Some(Duration::from_secs(3)),
+                ..profile()
+            },
             2,
         )
         .unwrap();
-        assert_eq!(open.model, Model::Open { rate: Rate::per_second(20), max_users: 50 });
+        assert_eq!(
+            open.model,
+            Model::Open {
+                rate: Rate::per_second(20),
+                max_users: 50
+            }
+        );
 
         for (bad, why) in [
-            (Profile { duration: Some(Duration::from_secs(1)), ..profile() }, "no load model"),
-            (Profile { users: Some(3), ..profile() }, "duration or a number of iterations"),
-            (Profile { rate: Some(Rate::per_second(1)), duration: Some(Duration::from_secs(1)), ..profile() }, "max_users"),
-            (Profile { users: Some(0), duration: Some(Duration::from_secs(1)), ..profile() }, "at least 1"),
             (
-                Profile { users: Some(1), duration: Some(Duration::from_secs(10)), restart_at: Some(Duration::from_secs(10)), ..profile() },
+                Profile {
+                    duration: Some(Duration::from_secs(1)),
+                    ..profile()
+                },
+                "no load model",
+            ),
+            (
+                Profile {
+                    users: Some(3),
+                    ..profile()
+                },
+                "duration or a number of iterations",
+            ),
+            (
+                Profile {
+                    rate: Some(Rate::per_second(1)),
+                    duration: Some(Duration::from_secs(1)),
+                    ..profile()
+                },
+                "max_users",
+            ),
+            (
+                Profile {
+                    users: Some(0),
+                    duration: Some(Duration::from_secs(1)),
+                    ..profile()
+                },
+                "at least 1",
+            ),
+            (
+                Profile {
+                    users: Some(1),
+                    duration: Some(Duration::from_secs(10)),
+                    restart_at: Some(Duration::from_secs(10)),
+                    ..profile()
+                },
                 "restart_at",
             ),
         ] {
@@ -246,7 +333,15 @@ mod tests {
 
     #[test]
     fn users_are_dealt_round_robin_to_workers() {
-        let s = Shape::resolve(&Profile { users: Some(5), duration: Some(Duration::from_secs(1)), ..profile() }, 2).unwrap();
+        let s = Shape::resolve(
+            &Profile {
+                users: Some(5),
+                duration: Some(Duration::from_secs(1)),
+                ..profile()
+            },
+            2,
+        )
+        .unwrap();
         assert_eq!(s.users_of_worker(0).collect::<Vec<_>>(), [0, 2, 4]);
         assert_eq!(s.users_of_worker(1).collect::<Vec<_>>(), [1, 3]);
     }

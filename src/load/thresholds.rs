@@ -167,7 +167,9 @@ impl FromStr for Rule {
             .iter()
             .filter_map(|op| text.find(op).map(|i| (i, *op)))
             .min_by_key(|(i, op)| (*i, std::cmp::Reverse(op.len())))
-            .ok_or_else(|| err("expected `<metric> <op> <value>` with op one of < <= > >= == !="))?;
+            .ok_or_else(|| {
+                err("expected `<metric> <op> <value>` with op one of < <= > >= == !=")
+            })?;
         let op = match op_text {
             "<" => Op::Lt,
             "<=" => Op::Le,
@@ -230,7 +232,11 @@ fn parse_fixed(s: &str, decimals: u32) -> Option<u64> {
         return None;
     }
     let int: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut frac_val: u64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut frac_val: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     frac_val *= 10u64.pow(decimals - frac.len() as u32);
     int.checked_mul(10u64.pow(decimals))?.checked_add(frac_val)
 }
@@ -238,9 +244,15 @@ fn parse_fixed(s: &str, decimals: u32) -> Option<u64> {
 fn parse_bound(kind: ValueKind, v: &str) -> Option<Bound> {
     match kind {
         ValueKind::Latency => {
-            let (num, scale) = [("us", 1u64), ("µs", 1), ("ms", 1_000), ("s", 1_000_000), ("m", 60_000_000)]
-                .iter()
-                .find_map(|(unit, scale)| v.strip_suffix(unit).map(|n| (n.trim(), *scale)))?;
+            let (num, scale) = [
+                ("us", 1u64),
+                ("µs", 1),
+                ("ms", 1_000),
+                ("s", 1_000_000),
+                ("m", 60_000_000),
+            ]
+            .iter()
+            .find_map(|(unit, scale)| v.strip_suffix(unit).map(|n| (n.trim(), *scale)))?;
             // Up to three decimals of the unit (1.5ms, 0.25s).
             let thousandths = parse_fixed(num, 3)?;
             Some(Bound::Micros(thousandths.checked_mul(scale)? / 1000))
@@ -266,7 +278,13 @@ fn parse_bound(kind: ValueKind, v: &str) -> Option<Bound> {
 
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.metric, self.op.as_str(), BoundDisplay(self.bound))
+        write!(
+            f,
+            "{} {} {}",
+            self.metric,
+            self.op.as_str(),
+            BoundDisplay(self.bound)
+        )
     }
 }
 
@@ -340,7 +358,10 @@ pub struct LatencyStats {
 
 impl LatencyStats {
     /// Stats from a histogram: quantiles are read on demand for the rules given.
-    pub fn from_histogram(h: &hdrhistogram::Histogram<u64>, rules: &[Rule]) -> Option<LatencyStats> {
+    pub fn from_histogram(
+        h: &hdrhistogram::Histogram<u64>,
+        rules: &[Rule],
+    ) -> Option<LatencyStats> {
         if h.is_empty() {
             return None;
         }
@@ -364,7 +385,10 @@ impl LatencyStats {
     }
 
     fn quantile(&self, q: u16) -> Option<u64> {
-        self.quantiles[..self.n].iter().find(|(k, _)| *k == q).map(|(_, v)| *v)
+        self.quantiles[..self.n]
+            .iter()
+            .find(|(k, _)| *k == q)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -454,28 +478,52 @@ mod tests {
     fn parses_the_documented_rules() {
         assert_eq!(
             rule("p95 < 300ms"),
-            Rule { metric: Metric::Quantile(950), op: Op::Lt, bound: Bound::Micros(300_000) }
+            Rule {
+                metric: Metric::Quantile(950),
+                op: Op::Lt,
+                bound: Bound::Micros(300_000)
+            }
         );
         assert_eq!(
             rule("error_rate < 0.1%"),
-            Rule { metric: Metric::ErrorRate, op: Op::Lt, bound: Bound::Ppm(1_000) }
+            Rule {
+                metric: Metric::ErrorRate,
+                op: Op::Lt,
+                bound: Bound::Ppm(1_000)
+            }
         );
         assert_eq!(
             rule("lost_messages == 0"),
-            Rule { metric: Metric::LostMessages, op: Op::Eq, bound: Bound::Count(0) }
+            Rule {
+                metric: Metric::LostMessages,
+                op: Op::Eq,
+                bound: Bound::Count(0)
+            }
         );
-        assert_eq!(rule("misdelivered_events==0").metric, Metric::MisdeliveredEvents);
+        assert_eq!(
+            rule("misdelivered_events==0").metric,
+            Metric::MisdeliveredEvents
+        );
         assert_eq!(rule("p99.9 <= 1.5s").bound, Bound::Micros(1_500_000));
         assert_eq!(rule("p99.9 <= 1.5s").metric, Metric::Quantile(999));
         assert_eq!(rule("max < 800us").bound, Bound::Micros(800));
         assert_eq!(rule("error_rate <= 0.001").bound, Bound::Ppm(1_000));
-        assert_eq!(rule("throughput >= 12.5/s").bound, Bound::MilliPerSecond(12_500));
+        assert_eq!(
+            rule("throughput >= 12.5/s").bound,
+            Bound::MilliPerSecond(12_500)
+        );
         assert_eq!(rule("p50 >= 2ms").op, Op::Ge);
     }
 
     #[test]
     fn round_trips_through_display() {
-        for s in ["p95 < 300ms", "error_rate < 0.1%", "lost_messages == 0", "p99.9 <= 1.5s", "max != 800µs"] {
+        for s in [
+            "p95 < 300ms",
+            "error_rate < 0.1%",
+            "lost_messages == 0",
+            "p99.9 <= 1.5s",
+            "max != 800µs",
+        ] {
             assert_eq!(rule(s).to_string(), s);
             assert_eq!(rule(&rule(s).to_string()), rule(s));
         }
@@ -483,7 +531,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_rules_with_a_reason() {
-        for bad in ["p95 300ms", "p95 < 300", "p0 < 1ms", "p101 < 1ms", "latency < 3ms", "error_rate < 2", "errors < 1.5", "p95 < -1ms"] {
+        for bad in [
+            "p95 300ms",
+            "p95 < 300",
+            "p0 < 1ms",
+            "p101 < 1ms",
+            "latency < 3ms",
+            "error_rate < 2",
+            "errors < 1.5",
+            "p95 < -1ms",
+        ] {
             let e = bad.parse::<Rule>().expect_err(bad);
             assert!(!e.reason.is_empty(), "{bad}");
         }
@@ -511,7 +568,10 @@ mod tests {
         assert!(rule("error_rate <= 0.1%").evaluate(&m).passed);
         assert_eq!(rule("error_rate <= 0.1%").evaluate(&m).measured, "0.1%");
         assert!(rule("lost_messages == 0").evaluate(&m).passed);
-        let lost = Measured { lost_messages: 2, ..m };
+        let lost = Measured {
+            lost_messages: 2,
+            ..m
+        };
         let e = rule("lost_messages == 0").evaluate(&lost);
         assert_eq!((e.passed, e.measured.as_str()), (false, "2"));
     }

@@ -22,7 +22,8 @@ pub struct EventSample {
 
 impl EventSample {
     pub fn latency(&self) -> Duration {
-        self.received_at.saturating_duration_since(self.requested_at)
+        self.received_at
+            .saturating_duration_since(self.requested_at)
     }
 }
 
@@ -37,7 +38,9 @@ pub struct LedgerCheck {
 ///
 /// `WorldInventory + Debug` is what `#[derive(cucumber::World)]` provides and what
 /// `World::collection()` needs to find the step definitions.
-pub trait VirtualUser: cucumber::World + cucumber::codegen::WorldInventory + std::fmt::Debug + Sized + 'static {
+pub trait VirtualUser:
+    cucumber::World + cucumber::codegen::WorldInventory + std::fmt::Debug + Sized + 'static
+{
     /// Shared, read-only context every virtual user of a run is built from
     /// (configuration, the target's current base URL, ...).
     type Context: Clone + Send + Sync + 'static;

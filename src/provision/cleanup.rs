@@ -1,12 +1,13 @@
 //! Leaving nothing behind: removal on Ctrl-C / SIGTERM, and a sweep of what a crashed run left.
 //!
-//! testcontainers removes a container (and its anonymous volumes) when its handle drops, and its
-//! `watchdog` feature removes containers on SIGINT/SIGTERM/SIGQUIT — but not networks, and it
-//! then kills the process, so no `Drop` runs. goldenpath therefore keeps its own registry of
-//! live stacks and, on the first SIGINT/SIGTERM, removes their containers (with volumes) and
-//! networks itself, then exits with 128 + the signal number. Whatever survives anyway (SIGKILL,
-//! power loss) carries the `goldenpath.run` label and is removed by [`sweep_leftovers`] or
-//! [`sweep_orphans`].
+//! testcontainers removes a container (and its anonymous volumes) when its handle drops. Its
+//! `watchdog` feature (not used) would remove containers on a signal, but not networks, and
+//! then kill the process before a run could write its results. goldenpath therefore keeps its
+//! own registry of live stacks and, on the first SIGINT/SIGTERM: runs the interrupt hook a run
+//! registered ([`on_interrupt`]: stop cleanly and write the results so far), removes the
+//! containers (with volumes) and networks, then exits with 128 + the signal number. Whatever
+//! survives anyway (SIGKILL, power loss) carries the `goldenpath.run` label and is removed by
+//! [`sweep_leftovers`] or [`sweep_orphans`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, Once};
@@ -31,6 +32,31 @@ pub(crate) struct Tracked {
 
 static LIVE: Mutex<BTreeMap<String, Tracked>> = Mutex::new(BTreeMap::new());
 static INSTALL: Once = Once::new();
+static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set from the first SIGINT/SIGTERM on: no new stack may start, and the process ends
+/// when the signal handler is done (a run that finishes meanwhile must wait for it).
+pub fn shutting_down() -> bool {
+    SHUTTING_DOWN.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// What a run does on Ctrl-C before its stacks are removed: stop, write partial results.
+pub type InterruptHook = Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static, ()> + Send>;
+static HOOK: Mutex<Option<InterruptHook>> = Mutex::new(None);
+/// How long an interrupt hook may take before the stacks are removed anyway.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Register what to do on SIGINT/SIGTERM before the stacks are removed and the process
+/// exits (replaces an earlier hook). Installs the signal handler if needed.
+pub fn on_interrupt(hook: InterruptHook) {
+    install_signal_cleanup();
+    *HOOK.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
+}
+
+/// Forget the interrupt hook (the run it belonged to is over).
+pub fn clear_interrupt_hook() {
+    HOOK.lock().unwrap_or_else(|e| e.into_inner()).take();
+}
 
 pub(crate) fn track(key: &str, update: impl FnOnce(&mut Tracked)) {
     let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
@@ -73,19 +99,32 @@ pub fn install_signal_cleanup() {
                         return;
                     };
                     let _ = ready_tx.send(());
-                    // Connect before any signal: on a signal, every round trip counts (the
-                    // testcontainers watchdog races us and kills the process when it is done).
+                    // Connect before any signal, so that cleanup does not wait for it.
                     let docker = engine::connect().await.ok();
                     let code = tokio::select! {
                         _ = int.recv() => 130,
                         _ = term.recv() => 143,
                     };
-                    silence_watchdog_panics();
-                    eprintln!(
-                        "goldenpath: interrupted, removing the stack containers and networks…"
-                    );
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(15), remove_live(docker)).await;
+                    SHUTTING_DOWN.store(true, std::sync::atomic::Ordering::SeqCst);
+                    eprintln!("goldenpath: interrupted; stopping and writing the results so far");
+                    let hook = HOOK.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    if let Some(hook) = hook {
+                        let _ = tokio::time::timeout(HOOK_TIMEOUT, hook()).await;
+                    }
+                    eprintln!("goldenpath: removing the stack containers and networks…");
+                    let _ = tokio::time::timeout(Duration::from_secs(15), async {
+                        remove_live(docker.clone()).await;
+                        // A stack being created when the signal came is not tracked yet:
+                        // sweep everything this process labelled, once more after in-flight
+                        // creations have landed (new ones are refused, see `shutting_down`).
+                        if let Some(docker) = docker.or(engine::connect().await.ok()) {
+                            let own = format!("{PID_LABEL}={}", std::process::id());
+                            let _ = sweep(&docker, &own, |_| true).await;
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            let _ = sweep(&docker, &own, |_| true).await;
+                        }
+                    })
+                    .await;
                     std::process::exit(code);
                 });
             });
@@ -115,9 +154,7 @@ async fn remove_live(docker: Option<Docker>) {
             }
         },
     };
-    // Networks first: testcontainers' watchdog only removes containers and then kills the
-    // process, so the networks must be gone before it is done. A running container is
-    // disconnected by force, which does not disturb the watchdog's stop/rm.
+    // Networks first (a running container is disconnected by force), then containers.
     for t in &live {
         if let Some(net) = &t.network {
             if let Some(id) = &t.container {
@@ -139,21 +176,6 @@ async fn remove_live(docker: Option<Docker>) {
             let _ = remove_container(&docker, id).await;
         }
     }
-}
-
-/// From the first signal on, a panic of testcontainers' watchdog thread is expected: it races
-/// this cleanup and `expect`s its own removal to succeed. Keep that noise off the terminal;
-/// every other panic still reaches the previous hook.
-fn silence_watchdog_panics() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let from_watchdog = info.location().is_some_and(|l| {
-            l.file().contains("testcontainers") && l.file().ends_with("watchdog.rs")
-        });
-        if !from_watchdog {
-            previous(info);
-        }
-    }));
 }
 
 /// Force-removes a container with its anonymous volumes; a container already gone is fine.

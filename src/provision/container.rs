@@ -113,6 +113,9 @@ impl ManagedStack {
         if options.cleanup_on_signal {
             cleanup::install_signal_cleanup();
         }
+        if cleanup::shutting_down() {
+            return Err(ProvisionError::Interrupted);
+        }
         let docker = engine::connect().await?;
         let short = &uuid::Uuid::new_v4().simple().to_string()[..10];
         let name = format!("goldenpath-stack-{short}");
@@ -174,6 +177,13 @@ impl ManagedStack {
         };
         let container_id = container.id().to_owned();
         cleanup::track(&name, |t| t.container = Some(container_id.clone()));
+        if cleanup::shutting_down() {
+            drop(container);
+            let _ = cleanup::remove_container(&docker, &container_id).await;
+            let _ = cleanup::remove_network(&docker, &network).await;
+            cleanup::untrack(&name);
+            return Err(ProvisionError::Interrupted);
+        }
 
         let volume = docker
             .inspect_container(&container_id, None)

@@ -108,6 +108,10 @@ pub enum ProvisionError {
         logs_tail: String,
     },
 
+    /// A signal arrived: no new stack is started while the run shuts down.
+    #[error("interrupted: no new stack is started while goldenpath shuts down")]
+    Interrupted,
+
     /// Local file trouble (reading the binary, etc.).
     #[error("{what}: {source}")]
     Io {

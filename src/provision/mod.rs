@@ -29,7 +29,8 @@ pub mod image;
 pub mod stack_env;
 
 pub use cleanup::{
-    RunInventory, SweepReport, install_signal_cleanup, run_inventory, sweep_leftovers,
+    InterruptHook, RunInventory, SweepReport, clear_interrupt_hook, install_signal_cleanup,
+    on_interrupt, run_inventory, shutting_down, sweep_leftovers,
     sweep_orphans,
 };
 pub use container::{ManagedStack, StackHealth, StackOptions, new_run_id};
