@@ -104,6 +104,8 @@ pub struct RunEvents {
     pub events: Vec<AgentEvent>,
     /// When `collect_run` started waiting.
     pub waited_from: Instant,
+    /// Run ids of the agent events of other runs seen (and skipped) meanwhile.
+    pub other_runs: Vec<String>,
 }
 
 impl RunEvents {
@@ -150,6 +152,8 @@ pub struct EventsIncomplete {
     pub problems: Vec<String>,
     /// Agent events of other runs seen (and ignored) meanwhile.
     pub other_runs_ignored: usize,
+    /// Their run ids.
+    pub other_runs: Vec<String>,
 }
 
 impl fmt::Display for EventsIncomplete {
@@ -434,7 +438,7 @@ impl AgentEventSocket {
         let want = self.contract.limits.events_per_run;
         let last_index = expected.len() - 1;
         let mut got: Vec<AgentEvent> = Vec::new();
-        let mut others = 0usize;
+        let mut others: Vec<String> = Vec::new();
         let mut ended = None;
         let span = tracing::debug_span!("collect_run", run_id, path = %self.path);
         async {
@@ -445,7 +449,7 @@ impl AgentEventSocket {
                 };
                 match frame {
                     Ok(AgentFrame::Event(e)) if e.run_id == run_id => got.push(e),
-                    Ok(AgentFrame::Event(_)) => others += 1,
+                    Ok(AgentFrame::Event(e)) => others.push(e.run_id),
                     Ok(_) => {}
                     Err(ClientError::SocketTimeout { .. }) => {
                         let since = got.last().map(|e| e.received_at).unwrap_or(started);
@@ -476,6 +480,7 @@ impl AgentEventSocket {
                 run_id: run_id.to_owned(),
                 events: got,
                 waited_from: started,
+                other_runs: others,
             })
         } else {
             Err(EventsIncomplete {
@@ -485,7 +490,8 @@ impl AgentEventSocket {
                 got,
                 ended,
                 problems,
-                other_runs_ignored: others,
+                other_runs_ignored: others.len(),
+                other_runs: others,
             })
         }
     }
@@ -771,6 +777,7 @@ mod tests {
             }),
             problems: vec![],
             other_runs_ignored: 0,
+            other_runs: Vec::new(),
         };
         assert_eq!(
             e.to_string(),

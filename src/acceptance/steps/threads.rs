@@ -32,8 +32,14 @@ async fn posts(w: &mut GoldenWorld, name: String, content: String) {
 
 #[then(expr = "{string}'s thread still holds every message")]
 async fn thread_holds_everything(w: &mut GoldenWorld, name: String) {
-    if let Err(problem) = w.check_ledger(Some(&name)).await {
-        panic!("{problem}");
+    let (check, problems) = w.check_ledger(Some(&name)).await;
+    if !problems.is_empty() {
+        panic!(
+            "{} of {} acknowledged messages were not read back as acknowledged: {}",
+            check.lost,
+            check.acknowledged,
+            problems.join("; ")
+        );
     }
 }
 
