@@ -40,13 +40,37 @@ fn write(dir: &Path, name: &str, body: &str) -> String {
     path.display().to_string()
 }
 
-async fn reference_stack() -> (String, tempfile::TempDir) {
+async fn reference_stack(faults: &str) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let config = agent_stack::Config::for_tests(dir.path());
+    let mut config = agent_stack::Config::for_tests(dir.path());
+    config.faults = faults.parse().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(agent_stack::serve(listener, config));
     (format!("http://{addr}"), dir)
+}
+
+/// `goldenpath run FEATURES --base-url URL` with its own reports directory; returns the
+/// output and the one run directory it wrote.
+async fn run_against(url: &str, features: &[&str]) -> (Output, std::path::PathBuf, tempfile::TempDir) {
+    let reports = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = vec!["run".into()];
+    args.extend(features.iter().map(|f| (*f).to_owned()));
+    args.extend(["--base-url".into(), url.to_owned(), "--reports".into(), reports.path().display().to_string()]);
+    let out = tokio::task::spawn_blocking(move || goldenpath(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]))
+        .await
+        .unwrap();
+    let run_dir = std::fs::read_dir(reports.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) // not the `latest` link
+        .map(|e| e.path())
+        .find(|p| p.join("summary.json").exists())
+        .expect("a run directory with summary.json");
+    for file in ["junit.xml", "cucumber.json", "summary.json", "report.html", "summary.md"] {
+        assert!(run_dir.join(file).exists(), "{file} was written");
+    }
+    (out, run_dir, reports)
 }
 
 #[test]
@@ -109,51 +133,26 @@ fn missing_feature_path_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_url_runs_the_features_against_a_running_stack() {
-    let (url, _data) = reference_stack().await;
-    let reports = tempfile::tempdir().unwrap();
-    let reports_dir = reports.path().display().to_string();
-    let args: Vec<String> = ["run", "features/health.feature", "features/agent_execution.feature", "--base-url", &url, "--reports", &reports_dir]
-        .map(str::to_owned)
-        .to_vec();
-    let out = tokio::task::spawn_blocking(move || goldenpath(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]))
-        .await
-        .unwrap();
+    let (url, _data) = reference_stack("").await;
+    let (out, run_dir, _reports) =
+        run_against(&url, &["features/health.feature", "features/agent_execution.feature"]).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("verdict: Pass"), "{stdout}");
-    assert!(stdout.contains(&reports_dir), "the reports' place is printed: {stdout}");
-    let run_dir = std::fs::read_dir(reports.path())
-        .unwrap()
-        .filter_map(Result::ok)
-        .find(|e| e.path().join("junit.xml").exists())
-        .expect("a run directory with junit.xml")
-        .path();
-    for file in ["junit.xml", "cucumber.json", "summary.json", "report.html", "summary.md"] {
-        assert!(run_dir.join(file).exists(), "{file} was written");
-    }
+    assert!(stdout.contains(&run_dir.display().to_string()), "the reports' place is printed: {stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_scenario_exits_1_and_still_writes_reports() {
     // The stack runs with a seeded fault the agent-execution scenarios catch.
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = agent_stack::Config::for_tests(dir.path());
-    config.faults = "drop_event:tool_completed".parse().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(agent_stack::serve(listener, config));
-    let reports = tempfile::tempdir().unwrap();
-    let reports_dir = reports.path().display().to_string();
-    let args: Vec<String> = ["run", "features/agent_execution.feature", "--base-url", &url, "--reports", &reports_dir]
-        .map(str::to_owned)
-        .to_vec();
-    let out = tokio::task::spawn_blocking(move || goldenpath(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]))
-        .await
-        .unwrap();
+    let (url, _data) = reference_stack("drop_event:tool_completed").await;
+    let (out, run_dir, _reports) = run_against(&url, &["features/agent_execution.feature"]).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("verdict: Fail"), "{stdout}");
     assert!(stdout.contains("missing tool_completed"), "the failure names the missing event: {stdout}");
+    let summary = std::fs::read_to_string(run_dir.join("summary.json")).unwrap();
+    assert!(summary.contains("missing tool_completed"), "summary.json records the failure");
 }
 
 fn docker_ids(kind: &str, label: &str) -> Vec<String> {
