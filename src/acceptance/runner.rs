@@ -145,38 +145,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         source,
     })?;
 
-    let config = Arc::new(opts.config.clone());
-    let mut faults = config.target.faults.clone();
-    faults.extend(opts.faults.iter().cloned());
-
-    let mut environment = environment(&opts, &config, &faults);
-    let (shared, factory) = match &opts.target {
-        TargetChoice::BaseUrl(url) => {
-            check_reachable(url, &config).await?;
-            (StackTarget::external(url), None)
-        }
-        choice => {
-            let source = match choice {
-                TargetChoice::Image(image) => ImageSource::Prebuilt(image.clone()),
-                _ => ImageSource::Reference,
-            };
-            let image = provision::ensure_image(&source).await?;
-            environment.image = Some(image.reference());
-            let factory = StackFactory::new(image, &config, &faults, &run_id);
-            let shared = factory.start().await?;
-            (shared, Some(factory))
-        }
-    };
-    environment.base_url = Some(shared.base_url());
-
-    let record = Record::default();
-    let context = Arc::new(RunContext {
-        config: config.clone(),
-        shared: shared.clone(),
-        factory,
-        record: record.clone(),
-        run_dir: run_dir.clone(),
-    });
+    let (context, environment) = provision_run(&opts, &run_id, &run_dir).await?;
+    let record = context.record.clone();
 
     let junit = create(&run_dir.join("junit.xml"))?;
     let json = create(&run_dir.join("cucumber.json"))?;
@@ -302,6 +272,46 @@ impl Partial {
                 source: io::Error::other(e.to_string()),
             })
     }
+}
+
+/// Make the run's stacks ready: check a running one is reachable, or build (or find)
+/// the image and start the shared stack. Shared by acceptance and load runs.
+pub async fn provision_run(
+    opts: &RunOptions,
+    run_id: &str,
+    run_dir: &Path,
+) -> Result<(Arc<RunContext>, Environment), RunError> {
+    let config = Arc::new(opts.config.clone());
+    let mut faults = config.target.faults.clone();
+    faults.extend(opts.faults.iter().cloned());
+
+    let mut environment = environment(opts, &config, &faults);
+    let (shared, factory) = match &opts.target {
+        TargetChoice::BaseUrl(url) => {
+            check_reachable(url, &config).await?;
+            (StackTarget::external(url), None)
+        }
+        choice => {
+            let source = match choice {
+                TargetChoice::Image(image) => ImageSource::Prebuilt(image.clone()),
+                _ => ImageSource::Reference,
+            };
+            let image = provision::ensure_image(&source).await?;
+            environment.image = Some(image.reference());
+            let factory = StackFactory::new(image, &config, &faults, run_id);
+            let shared = factory.start().await?;
+            (shared, Some(factory))
+        }
+    };
+    environment.base_url = Some(shared.base_url());
+    let context = Arc::new(RunContext {
+        config,
+        shared,
+        factory,
+        record: Record::default(),
+        run_dir: run_dir.to_owned(),
+    });
+    Ok((context, environment))
 }
 
 fn create(path: &Path) -> Result<std::fs::File, RunError> {
