@@ -25,10 +25,57 @@ pub struct Cli {
 pub enum Command {
     /// Run the acceptance features against a stack and write reports.
     Run(RunArgs),
+    /// Run scenarios (default: tagged @load) as many concurrent virtual users.
+    Load(LoadArgs),
     /// Rebuild report.html and summary.md of a run from its stored results.
     Report(ReportArgs),
     /// Compare a run against a baseline; exits 1 on a regression.
     Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Feature files or directories (default: the profile's, else features/).
+    pub features: Vec<PathBuf>,
+    /// Tag expression selecting the scenarios (default: the profile's, else @load).
+    #[arg(long, value_name = "EXPR")]
+    pub tags: Option<String>,
+    /// A named profile of goldenpath.toml [load.profiles] (smoke, nightly, ...).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Closed model: this many virtual users, each running iterations back to back.
+    #[arg(long, value_name = "N")]
+    pub users: Option<u64>,
+    /// Closed model: start the users evenly over this long, e.g. 30s.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub ramp_up: Option<std::time::Duration>,
+    /// How long the measured run lasts, e.g. 10m.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Stop after this many iterations in all.
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u64>,
+    /// Open model: start iterations at this rate, e.g. 50/s; latency counts from the
+    /// scheduled start.
+    #[arg(long, value_name = "R/s")]
+    pub rate: Option<crate::load::Rate>,
+    /// Open model: at most this many virtual users; an arrival with none free is dropped.
+    #[arg(long, value_name = "N")]
+    pub max_users: Option<u64>,
+    /// Restart the backend (as an administrator) this far into the run.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub restart_at: Option<std::time::Duration>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where reports/<run-id>/ is written.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
+    /// Write this run's results exactly here instead of reports/<run-id>/.
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +155,7 @@ impl TargetArgs {
 pub async fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Load(args) => load(args).await,
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
     }
@@ -188,6 +236,78 @@ async fn run(args: RunArgs) -> ExitCode {
                 println!("  {}", outcome.run_dir.join(name).display());
             }
             if outcome.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+        Err(e) => error(e),
+    }
+}
+
+async fn load(args: LoadArgs) -> ExitCode {
+    use crate::acceptance::{GoldenWorld, runner, target::AdminRestart};
+    use crate::load::{LoadOptions, ProgressMode, run_load};
+
+    let config = match args.target.load_config() {
+        Ok(c) => c,
+        Err(e) => return error(e),
+    };
+    let run_id = crate::provision::new_run_id();
+    let run_dir = args.run_dir.clone().unwrap_or_else(|| args.reports.join(&run_id));
+    let mut run_opts = RunOptions::new(config.clone());
+    run_opts.target = args.target.choice(&config);
+    run_opts.faults = args.target.faults.clone();
+    let (context, environment) = match runner::provision_run(&run_opts, &run_id, &run_dir).await {
+        Ok(provisioned) => provisioned,
+        Err(e) => return error(e),
+    };
+    let restart = AdminRestart {
+        target: context.shared.clone(),
+        client: context.client.clone(),
+        timeout: config.timeouts.restart_comeback,
+    };
+    let opts = LoadOptions {
+        features: args.features,
+        tags: args.tags,
+        profile: args.profile,
+        users: args.users,
+        ramp_up: args.ramp_up,
+        duration: args.duration,
+        iterations: args.iterations,
+        rate: args.rate,
+        max_users: args.max_users,
+        restart_at: args.restart_at,
+        workers: args.workers,
+        run_dir,
+        config: config.load.clone(),
+        environment,
+        progress: ProgressMode::Auto,
+    };
+
+    // Ctrl-C: stop starting iterations, let run_load write the results so far, then the
+    // signal handler removes the stacks and exits.
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (written_tx, written_rx) = tokio::sync::oneshot::channel::<()>();
+    let token = shutdown.clone();
+    crate::provision::on_interrupt(Box::new(move || {
+        Box::pin(async move {
+            token.cancel();
+            let _ = written_rx.await;
+        })
+    }));
+    let result = run_load::<GoldenWorld>(opts, context.clone(), Some(std::sync::Arc::new(restart)), shutdown).await;
+    let _ = written_tx.send(());
+    if crate::provision::shutting_down() {
+        std::future::pending::<()>().await;
+    }
+    crate::provision::clear_interrupt_hook();
+    if let Err(e) = context.shared.clone().shutdown().await {
+        tracing::warn!("removing the stack: {e}");
+    }
+    match result {
+        Ok(outcome) => {
+            if outcome.thresholds_passed && outcome.summary.verdict == crate::summary::Verdict::Pass {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(EXIT_FAILED)

@@ -50,6 +50,8 @@ pub struct Config {
     /// How much worse than a baseline a run may be before `goldenpath compare` calls it
     /// a regression.
     pub compare: crate::report::Tolerance,
+    /// Load profiles and thresholds (`goldenpath load`).
+    pub load: crate::load::LoadConfig,
 }
 
 /// An absolute request path such as `/api/threads/{thread_id}/messages`.

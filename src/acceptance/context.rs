@@ -23,6 +23,9 @@ pub struct RunContext {
     pub factory: Option<StackFactory>,
     pub record: Record,
     pub run_dir: std::path::PathBuf,
+    /// One HTTP connection pool for every World of the run (a virtual user must not
+    /// cost a pool of its own); Worlds re-point clones of it at the current base URL.
+    pub client: crate::client::StackClient,
 }
 
 impl RunContext {

@@ -304,7 +304,14 @@ pub async fn provision_run(
         }
     };
     environment.base_url = Some(shared.base_url());
+    let client = crate::client::StackClient::new(&shared.base_url(), config.clone()).map_err(|e| {
+        RunError::Unreachable {
+            url: shared.base_url(),
+            detail: e.to_string(),
+        }
+    })?;
     let context = Arc::new(RunContext {
+        client,
         config,
         shared,
         factory,

@@ -109,6 +109,8 @@ pub struct GoldenWorld {
     /// Runs each user started: an event of any other run on a user's socket is misdelivered.
     pub(crate) started_runs: BTreeMap<String, std::collections::HashSet<String>>,
     pub(crate) misdelivered: u64,
+    /// When an agent-events socket was last opened (reconnect times under load).
+    pub(crate) socket_opened_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for GoldenWorld {
@@ -148,6 +150,7 @@ impl GoldenWorld {
             samples: Vec::new(),
             started_runs: BTreeMap::new(),
             misdelivered: 0,
+            socket_opened_at: None,
         }
     }
 
@@ -239,7 +242,10 @@ impl GoldenWorld {
         {
             return client.clone();
         }
-        let client = StackClient::new(&url, self.ctx().config.clone())
+        let client = self
+            .ctx()
+            .client
+            .with_base_url(&url)
             .unwrap_or_else(|e| panic!("cannot build a client for {url}: {e}"));
         self.client = Some(client.clone());
         client
@@ -294,6 +300,7 @@ impl GoldenWorld {
             .await
             .unwrap_or_else(|e| panic!("opening {name:?}'s agent-events socket failed: {e}"));
         self.sockets.insert(name.to_owned(), socket);
+        self.socket_opened_at = Some(Instant::now());
     }
 
     pub async fn open_socket(
@@ -306,9 +313,13 @@ impl GoldenWorld {
         self.client().agent_events(&session, auth, path).await
     }
 
-    /// Drop `name`'s socket and open a new one (after a restart).
+    /// Drop `name`'s socket and open a new one (after a restart). A virtual user keeps a
+    /// socket that still works: restarts under load come from the profile, and a socket
+    /// the restart broke was already dropped when it failed.
     pub async fn reconnect(&mut self, name: &str) {
-        if let Some(old) = self.sockets.remove(name) {
+        if self.mode == Mode::Scenario
+            && let Some(old) = self.sockets.remove(name)
+        {
             old.close().await;
         }
         self.ensure_socket(name, SocketPath::Primary).await;
@@ -434,16 +445,16 @@ impl GoldenWorld {
             .expect("no thread was started or used in this scenario")
     }
 
-    /// Read every thread back: how many acknowledged messages are missing or out of
-    /// order, and what each problem is.
-    pub async fn check_ledger(&mut self, only_owner: Option<&str>) -> (LedgerCheck, Vec<String>) {
+    /// Read threads back (one, or every thread acknowledged to this World): how many
+    /// acknowledged messages are missing or out of order, and what each problem is.
+    pub async fn check_ledger(&mut self, only_thread: Option<&str>) -> (LedgerCheck, Vec<String>) {
         let mut check = LedgerCheck::default();
         let mut problems = Vec::new();
         let client = self.client();
         let threads: Vec<_> = self
             .ledger
             .iter()
-            .filter(|(_, (owner, _))| only_owner.is_none_or(|o| o == owner))
+            .filter(|(id, _)| only_thread.is_none_or(|t| t == id.as_str()))
             .map(|(id, (owner, acks))| (id.clone(), owner.clone(), acks.clone()))
             .collect();
         for (thread_id, owner, acks) in threads {
@@ -591,5 +602,9 @@ impl crate::load::vu::VirtualUser for GoldenWorld {
 
     fn end_iteration(&mut self) {
         GoldenWorld::end_iteration(self);
+    }
+
+    fn events_connected_at(&self) -> Option<Instant> {
+        self.socket_opened_at
     }
 }

@@ -16,6 +16,7 @@
 //! graceful stop; recording a sample does not allocate.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -571,10 +572,12 @@ async fn closed_user<W: VirtualUser>(
     vu
 }
 
-/// Open model: the idle users of a worker, each waiting for an arrival.
+/// Open model: the idle users of a worker, each waiting for an arrival. First in,
+/// first out: an arrival goes to the user idle the longest, so every user of the pool
+/// takes turns (and keeps its session and socket warm).
 #[derive(Default)]
 struct Pool {
-    idle: RefCell<Vec<Rc<Slot>>>,
+    idle: RefCell<VecDeque<Rc<Slot>>>,
     closed: Cell<bool>,
 }
 
@@ -602,7 +605,7 @@ async fn open_user<W: VirtualUser>(mut vu: Vu<W>, worker: Rc<Worker<W>>, pool: R
         if pool.closed.get() {
             break;
         }
-        pool.idle.borrow_mut().push(slot.clone());
+        pool.idle.borrow_mut().push_back(slot.clone());
         slot.wake.notified().await;
         let Some(scheduled) = slot.ticket.take() else {
             break;
@@ -635,7 +638,7 @@ async fn dispatch<W: VirtualUser>(worker: &Worker<W>, pool: &Pool, index: usize,
             () = tokio::time::sleep_until(at.into()) => {}
             () = worker.stop_starting.cancelled() => break,
         }
-        let slot = pool.idle.borrow_mut().pop();
+        let slot = pool.idle.borrow_mut().pop_front();
         match slot {
             Some(slot) => {
                 slot.ticket.set(Some(at));

@@ -203,7 +203,11 @@ impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
                     let index = plan.scenarios.len();
                     let mut steps = Vec::new();
                     for step in background.iter().chain(&scenario.steps) {
-                        let location = format!("{}:{}", path.display(), step.position.line);
+                        let file = path.file_name().map_or_else(
+                            || path.display().to_string(),
+                            |f| f.to_string_lossy().into_owned(),
+                        );
+                        let location = format!("{file}:{}", step.position.line);
                         let name = format!("{} {}", step.keyword.trim(), step.value);
                         let (func, _, _, context) = match collection.find(step) {
                             Ok(Some(found)) => found,

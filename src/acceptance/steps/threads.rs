@@ -32,7 +32,12 @@ async fn posts(w: &mut GoldenWorld, name: String, content: String) {
 
 #[then(expr = "{string}'s thread still holds every message")]
 async fn thread_holds_everything(w: &mut GoldenWorld, name: String) {
-    let (check, problems) = w.check_ledger(Some(&name)).await;
+    let (owner, thread_id) = w.current_thread();
+    if owner != name {
+        panic!("the current thread belongs to {owner:?}, not {name:?}");
+    }
+    // This thread only: a virtual user's whole ledger is read back once, at the end.
+    let (check, problems) = w.check_ledger(Some(&thread_id)).await;
     if !problems.is_empty() {
         panic!(
             "{} of {} acknowledged messages were not read back as acknowledged: {}",
