@@ -65,8 +65,10 @@ fn context(url: &str, run_dir: &Path) -> (Arc<RunContext>, Arc<StackTarget>) {
     let mut config = Config::default();
     config.target.base_url = Some(url.to_owned());
     let shared = StackTarget::external(url);
+    let config = Arc::new(config);
     let ctx = RunContext {
-        config: Arc::new(config),
+        client: goldenpath::client::StackClient::new(url, config.clone()).expect("a client"),
+        config,
         shared: shared.clone(),
         factory: None,
         record: Record::default(),
