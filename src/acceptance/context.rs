@@ -23,8 +23,8 @@ pub struct RunContext {
     pub factory: Option<StackFactory>,
     pub record: Record,
     pub run_dir: std::path::PathBuf,
-    /// One HTTP connection pool for every World of the run (a virtual user must not
-    /// cost a pool of its own); Worlds re-point clones of it at the current base URL.
+    /// A client for the run's stack (whole-run checks, restarts). Worlds take a pool of
+    /// their thread's from it (`StackClient::fresh_pool`).
     pub client: crate::client::StackClient,
 }
 

@@ -21,6 +21,13 @@ use crate::client::{
 use crate::config::Config;
 use crate::load::vu::{EventSample, LedgerCheck};
 
+thread_local! {
+    /// One HTTP connection pool per thread, shared by every World on it: a virtual user
+    /// must not cost a pool of its own, and a pool's connections belong to the runtime
+    /// that opened them (the load mode runs one runtime per worker thread).
+    static THREAD_POOL: std::cell::RefCell<Option<StackClient>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Who a scenario's name ("Alice") stands for on the stack.
 #[derive(Debug, Clone)]
 pub struct User {
@@ -242,10 +249,12 @@ impl GoldenWorld {
         {
             return client.clone();
         }
-        let client = self
-            .ctx()
-            .client
-            .with_base_url(&url)
+        let client = THREAD_POOL
+            .with(|pool| {
+                pool.borrow_mut()
+                    .get_or_insert_with(|| self.ctx().client.fresh_pool())
+                    .with_base_url(&url)
+            })
             .unwrap_or_else(|e| panic!("cannot build a client for {url}: {e}"));
         self.client = Some(client.clone());
         client
@@ -394,10 +403,10 @@ impl GoldenWorld {
             Err(incomplete) => &incomplete.other_runs,
         };
         let own = self.started_runs.get(name);
-        self.misdelivered += other_runs
-            .iter()
-            .filter(|r| own.is_none_or(|own| !own.contains(*r)))
-            .count() as u64;
+        for foreign in other_runs.iter().filter(|r| own.is_none_or(|own| !own.contains(*r))) {
+            tracing::warn!(user = name, run_id = %foreign, "an agent event of a run this user did not start");
+            self.misdelivered += 1;
+        }
         match collected {
             Ok(events) => {
                 for event in &events.events {

@@ -79,6 +79,13 @@ impl StackClient {
         Self::with_http(http, base_url, contract)
     }
 
+    /// The same stack and contract with a connection pool of its own (a pool's
+    /// connections belong to the runtime that opened them).
+    pub fn fresh_pool(&self) -> Self {
+        Self::new(&self.base_url, self.contract.clone())
+            .expect("the base URL was valid when this client was built")
+    }
+
     /// A client that uses a given `reqwest::Client` (its own timeouts apply).
     pub fn with_http(
         http: reqwest::Client,
