@@ -285,3 +285,43 @@ async fn a_restart_mid_run_is_survived_without_loss() {
     assert!(after > 0, "{}", out.text);
     assert_hlogs_read_back(&run_dir, l);
 }
+
+/// `goldenpath compare` on real load runs: two clean runs agree, and a run against the
+/// `slow_agent` fault is flagged as a regression of the clean baseline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_flags_a_slow_agent_and_passes_two_clean_runs() {
+    use goldenpath::report::{Tolerance, compare};
+
+    async fn run(faults: &str, name: &str, dir: &Path) -> goldenpath::summary::RunSummary {
+        let stack = stack(faults).await;
+        let (ctx, _) = context(&stack.url, dir);
+        let opts = LoadOptions {
+            users: Some(2),
+            iterations: Some(6),
+            ..options(dir.join(name))
+        };
+        let out = load::run_load::<GoldenWorld>(opts, ctx, None, CancellationToken::new())
+            .await
+            .unwrap();
+        out.summary
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = run("", "base", dir.path()).await;
+    let clean = run("", "clean", dir.path()).await;
+    let slow = run("slow_agent:400", "slow", dir.path()).await;
+
+    // Generous bounds so two clean runs on a busy 2-core machine never flap; a 400 ms
+    // slower agent is far outside them.
+    let tolerance = Tolerance {
+        latency_relative: 0.5,
+        latency_floor: Duration::from_millis(100),
+        ..Tolerance::default()
+    };
+    let same = compare(&base, &clean, &tolerance);
+    assert!(!same.has_regression(), "two clean runs:\n{same}");
+    let worse = compare(&base, &slow, &tolerance);
+    assert!(worse.has_regression(), "the slow agent went unnoticed:\n{worse}");
+    assert_eq!(worse.exit_code(), 1);
+    let text = worse.to_string();
+    assert!(text.contains("receives the five agent events"), "the regressed step is named:\n{text}");
+}
