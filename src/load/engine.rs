@@ -1024,7 +1024,8 @@ mod tests {
         )
         .unwrap();
         let e = Plan::<Counter>::build(&[path], "@load").unwrap_err();
-        assert!(e.to_string().contains("has no step definition"), "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains("x.feature:4") && shown.contains("no step definition matches"), "{shown}");
     }
 
     #[test]

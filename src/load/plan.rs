@@ -6,11 +6,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cucumber::codegen::WorldInventory;
-use cucumber::feature::Ext as _;
-use cucumber::gherkin::{self, GherkinEnv, tagexpr::TagOperation};
+use cucumber::gherkin::{self, tagexpr::TagOperation};
 use cucumber::tag::Ext as _;
 
 /// The selected scenarios with their steps resolved.
@@ -81,17 +80,12 @@ impl StepInfo {
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("cannot read feature path {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot parse {}: {message}", path.display())]
-    Parse { path: PathBuf, message: String },
+    /// A feature that does not parse, a missing path, or a step without a definition:
+    /// the same checks and words as an acceptance run.
+    #[error(transparent)]
+    Preflight(#[from] crate::acceptance::preflight::PreflightError),
     #[error("invalid tag expression {expr:?}: {message}")]
     Tags { expr: String, message: String },
-    #[error("no .feature files found in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
-    NoFeatures { paths: Vec<PathBuf> },
     #[error("no scenario matches the tag expression {expr:?}")]
     NoScenario { expr: String },
     #[error("step {step:?} at {location} has no step definition")]
@@ -102,50 +96,6 @@ pub enum PlanError {
         location: String,
         matches: String,
     },
-}
-
-/// Feature files under `paths` (files as given, directories searched recursively), sorted.
-pub fn feature_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PlanError> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PlanError> {
-        let read = std::fs::read_dir(dir).map_err(|source| PlanError::Read {
-            path: dir.to_owned(),
-            source,
-        })?;
-        for entry in read {
-            let path = entry
-                .map_err(|source| PlanError::Read {
-                    path: dir.to_owned(),
-                    source,
-                })?
-                .path();
-            if path.is_dir() {
-                walk(&path, out)?;
-            } else if path.extension().is_some_and(|e| e == "feature") {
-                out.push(path);
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| PlanError::Read {
-            path: p.clone(),
-            source,
-        })?;
-        if meta.is_dir() {
-            walk(p, &mut out)?;
-        } else {
-            out.push(p.clone());
-        }
-    }
-    out.sort();
-    out.dedup();
-    if out.is_empty() {
-        return Err(PlanError::NoFeatures {
-            paths: paths.to_vec(),
-        });
-    }
-    Ok(out)
 }
 
 /// Parses a tag expression such as `@load and not @slow`.
@@ -166,17 +116,8 @@ impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
             scenarios: Vec::new(),
             steps: Vec::new(),
         };
-        for path in feature_files(paths)? {
-            let feature = gherkin::Feature::parse_path(&path, GherkinEnv::default())
-                .map_err(|e| PlanError::Parse {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?
-                .expand_examples()
-                .map_err(|e| PlanError::Parse {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
+        for feature in crate::acceptance::preflight::check::<W>(paths)? {
+            let path = feature.path.clone().unwrap_or_default();
             let feature_bg: Vec<gherkin::Step> = feature
                 .background
                 .iter()
