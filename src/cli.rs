@@ -15,7 +15,11 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "goldenpath", version, about = "Workflow-as-tests harness and load generator for agent-chat backends")]
+#[command(
+    name = "goldenpath",
+    version,
+    about = "Workflow-as-tests harness and load generator for agent-chat backends"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -224,15 +228,27 @@ async fn run(args: RunArgs) -> ExitCode {
     if matches!(opts.target, TargetChoice::BaseUrl(_)) && opts.tags.is_none() {
         // A running stack cannot be stopped by the engine or given a second copy.
         opts.tags = Some("not @engine and not @own-stack".to_owned());
-        eprintln!("goldenpath: against a running stack, scenarios tagged @engine or @own-stack are left out");
+        eprintln!(
+            "goldenpath: against a running stack, scenarios tagged @engine or @own-stack are left out"
+        );
     }
     match acceptance::run(opts).await {
         Ok(outcome) => {
             let summary = &outcome.summary;
             println!();
-            println!("verdict: {:?} — {}", summary.verdict, summary.reasons.join("; "));
+            println!(
+                "verdict: {:?} — {}",
+                summary.verdict,
+                summary.reasons.join("; ")
+            );
             println!("reports: {}", outcome.run_dir.display());
-            for name in ["report.html", "summary.md", "summary.json", "junit.xml", "cucumber.json"] {
+            for name in [
+                "report.html",
+                "summary.md",
+                "summary.json",
+                "junit.xml",
+                "cucumber.json",
+            ] {
                 println!("  {}", outcome.run_dir.join(name).display());
             }
             if outcome.passed() {
@@ -254,7 +270,10 @@ async fn load(args: LoadArgs) -> ExitCode {
         Err(e) => return error(e),
     };
     let run_id = crate::provision::new_run_id();
-    let run_dir = args.run_dir.clone().unwrap_or_else(|| args.reports.join(&run_id));
+    let run_dir = args
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| args.reports.join(&run_id));
     let mut run_opts = RunOptions::new(config.clone());
     run_opts.target = args.target.choice(&config);
     run_opts.faults = args.target.faults.clone();
@@ -296,7 +315,13 @@ async fn load(args: LoadArgs) -> ExitCode {
             let _ = written_rx.await;
         })
     }));
-    let result = run_load::<GoldenWorld>(opts, context.clone(), Some(std::sync::Arc::new(restart)), shutdown).await;
+    let result = run_load::<GoldenWorld>(
+        opts,
+        context.clone(),
+        Some(std::sync::Arc::new(restart)),
+        shutdown,
+    )
+    .await;
     let _ = written_tx.send(());
     if crate::provision::shutting_down() {
         std::future::pending::<()>().await;
@@ -307,7 +332,8 @@ async fn load(args: LoadArgs) -> ExitCode {
     }
     match result {
         Ok(outcome) => {
-            if outcome.thresholds_passed && outcome.summary.verdict == crate::summary::Verdict::Pass {
+            if outcome.thresholds_passed && outcome.summary.verdict == crate::summary::Verdict::Pass
+            {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(EXIT_FAILED)

@@ -30,9 +30,24 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let scenarios: Vec<_> = outcome.summary.features.iter().flat_map(|f| &f.scenarios).collect();
-    let failed = scenarios.iter().filter(|s| s.status != Status::Passed).count();
+    let scenarios: Vec<_> = outcome
+        .summary
+        .features
+        .iter()
+        .flat_map(|f| &f.scenarios)
+        .collect();
+    let failed = scenarios
+        .iter()
+        .filter(|s| s.status != Status::Passed)
+        .count();
     println!("reports: {}", outcome.run_dir.display());
-    println!("acceptance: {} passed, {failed} failed", scenarios.len() - failed);
-    if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    println!(
+        "acceptance: {} passed, {failed} failed",
+        scenarios.len() - failed
+    );
+    if outcome.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

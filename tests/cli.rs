@@ -26,12 +26,22 @@ fn text(out: &Output) -> (String, String) {
 /// Exit code 2, the expected words on stderr, and no panic.
 fn assert_clear_error(out: &Output, words: &[&str]) {
     let (stdout, stderr) = text(out);
-    assert_eq!(out.status.code(), Some(2), "exit code; stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit code; stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     for w in words {
         assert!(stderr.contains(w), "stderr lacks {w:?}:\n{stderr}");
     }
-    assert!(!stderr.contains("panicked"), "a panic reached the user:\n{stderr}");
-    assert!(!stderr.contains("RUST_BACKTRACE"), "a panic reached the user:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic reached the user:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("RUST_BACKTRACE"),
+        "a panic reached the user:\n{stderr}"
+    );
 }
 
 fn write(dir: &Path, name: &str, body: &str) -> String {
@@ -52,14 +62,24 @@ async fn reference_stack(faults: &str) -> (String, tempfile::TempDir) {
 
 /// `goldenpath run FEATURES --base-url URL` with its own reports directory; returns the
 /// output and the one run directory it wrote.
-async fn run_against(url: &str, features: &[&str]) -> (Output, std::path::PathBuf, tempfile::TempDir) {
+async fn run_against(
+    url: &str,
+    features: &[&str],
+) -> (Output, std::path::PathBuf, tempfile::TempDir) {
     let reports = tempfile::tempdir().unwrap();
     let mut args: Vec<String> = vec!["run".into()];
     args.extend(features.iter().map(|f| (*f).to_owned()));
-    args.extend(["--base-url".into(), url.to_owned(), "--reports".into(), reports.path().display().to_string()]);
-    let out = tokio::task::spawn_blocking(move || goldenpath(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]))
-        .await
-        .unwrap();
+    args.extend([
+        "--base-url".into(),
+        url.to_owned(),
+        "--reports".into(),
+        reports.path().display().to_string(),
+    ]);
+    let out = tokio::task::spawn_blocking(move || {
+        goldenpath(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+    })
+    .await
+    .unwrap();
     let run_dir = std::fs::read_dir(reports.path())
         .unwrap()
         .filter_map(Result::ok)
@@ -67,7 +87,13 @@ async fn run_against(url: &str, features: &[&str]) -> (Output, std::path::PathBu
         .map(|e| e.path())
         .find(|p| p.join("summary.json").exists())
         .expect("a run directory with summary.json");
-    for file in ["junit.xml", "cucumber.json", "summary.json", "report.html", "summary.md"] {
+    for file in [
+        "junit.xml",
+        "cucumber.json",
+        "summary.json",
+        "report.html",
+        "summary.md",
+    ] {
         assert!(run_dir.join(file).exists(), "{file} was written");
     }
     (out, run_dir, reports)
@@ -96,7 +122,11 @@ fn unknown_step_names_file_line_and_closest_step() {
 #[test]
 fn gherkin_syntax_error_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let feature = write(dir.path(), "broken.feature", "Feature: Broken\n\n  Scenario: x\n    Given ok\n  Scenaro: misspelled\n");
+    let feature = write(
+        dir.path(),
+        "broken.feature",
+        "Feature: Broken\n\n  Scenario: x\n    Given ok\n  Scenaro: misspelled\n",
+    );
     let out = goldenpath(&["run", &feature, "--base-url", "http://127.0.0.1:9"], &[]);
     assert_clear_error(&out, &["broken.feature:", "Gherkin syntax error"]);
 }
@@ -105,14 +135,31 @@ fn gherkin_syntax_error_names_file_and_line() {
 fn bad_config_value_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = write(dir.path(), "bad.toml", "[timeouts]\nevents = \"soon\"\n");
-    let out = goldenpath(&["run", "--config", &config, "--base-url", "http://127.0.0.1:9"], &[]);
+    let out = goldenpath(
+        &[
+            "run",
+            "--config",
+            &config,
+            "--base-url",
+            "http://127.0.0.1:9",
+        ],
+        &[],
+    );
     assert_clear_error(&out, &["timeouts.events"]);
 }
 
 #[test]
 fn unreachable_base_url_is_named() {
     // Port 9 (discard) on loopback: nothing listens there.
-    let out = goldenpath(&["run", "features/health.feature", "--base-url", "http://127.0.0.1:9"], &[]);
+    let out = goldenpath(
+        &[
+            "run",
+            "features/health.feature",
+            "--base-url",
+            "http://127.0.0.1:9",
+        ],
+        &[],
+    );
     assert_clear_error(&out, &["cannot reach the stack at http://127.0.0.1:9"]);
 }
 
@@ -127,19 +174,35 @@ fn missing_docker_engine_is_named() {
 
 #[test]
 fn missing_feature_path_is_named() {
-    let out = goldenpath(&["run", "no/such/dir", "--base-url", "http://127.0.0.1:9"], &[]);
+    let out = goldenpath(
+        &["run", "no/such/dir", "--base-url", "http://127.0.0.1:9"],
+        &[],
+    );
     assert_clear_error(&out, &["no feature files found at no/such/dir"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_url_runs_the_features_against_a_running_stack() {
     let (url, _data) = reference_stack("").await;
-    let (out, run_dir, _reports) =
-        run_against(&url, &["features/health.feature", "features/agent_execution.feature"]).await;
+    let (out, run_dir, _reports) = run_against(
+        &url,
+        &[
+            "features/health.feature",
+            "features/agent_execution.feature",
+        ],
+    )
+    .await;
     let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(stdout.contains("verdict: Pass"), "{stdout}");
-    assert!(stdout.contains(&run_dir.display().to_string()), "the reports' place is printed: {stdout}");
+    assert!(
+        stdout.contains(&run_dir.display().to_string()),
+        "the reports' place is printed: {stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,11 +211,21 @@ async fn a_failing_scenario_exits_1_and_still_writes_reports() {
     let (url, _data) = reference_stack("drop_event:tool_completed").await;
     let (out, run_dir, _reports) = run_against(&url, &["features/agent_execution.feature"]).await;
     let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(stdout.contains("verdict: Fail"), "{stdout}");
-    assert!(stdout.contains("missing tool_completed"), "the failure names the missing event: {stdout}");
+    assert!(
+        stdout.contains("missing tool_completed"),
+        "the failure names the missing event: {stdout}"
+    );
     let summary = std::fs::read_to_string(run_dir.join("summary.json")).unwrap();
-    assert!(summary.contains("missing tool_completed"), "summary.json records the failure");
+    assert!(
+        summary.contains("missing tool_completed"),
+        "summary.json records the failure"
+    );
 }
 
 fn docker_ids(kind: &str, label: &str) -> Vec<String> {
@@ -160,8 +233,14 @@ fn docker_ids(kind: &str, label: &str) -> Vec<String> {
         "container" => vec!["ps", "-aq", "--filter", label],
         _ => vec!["network", "ls", "-q", "--filter", label],
     };
-    let out = Command::new("docker").args(&args).output().expect("docker CLI");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect()
+    let out = Command::new("docker")
+        .args(&args)
+        .output()
+        .expect("docker CLI");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Ctrl-C in the middle of a run: the stacks it started are removed and the results
@@ -181,18 +260,33 @@ fn ctrl_c_removes_the_stacks_and_writes_partial_results() {
     // Wait until the run has its stacks (the image may need building first).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
     while docker_ids("container", &label).len() < 2 {
-        assert!(std::time::Instant::now() < deadline, "the run never started its stacks");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it was interrupted");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started its stacks"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was interrupted"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "stderr:\n{stderr}");
     assert!(stderr.contains("partial results in"), "stderr:\n{stderr}");
-    assert!(docker_ids("container", &label).is_empty(), "containers left behind");
-    assert!(docker_ids("network", &label).is_empty(), "networks left behind");
+    assert!(
+        docker_ids("container", &label).is_empty(),
+        "containers left behind"
+    );
+    assert!(
+        docker_ids("network", &label).is_empty(),
+        "networks left behind"
+    );
     let summary = std::fs::read_dir(reports.path())
         .unwrap()
         .filter_map(Result::ok)

@@ -168,11 +168,19 @@ async fn the_golden_path_under_load_counts_agree() {
 /// A real load run's summary.json against `schemas/summary.schema.json`.
 fn assert_matches_committed_schema(summary: &Path) {
     let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/summary.schema.json");
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the committed schema is valid");
-    let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{}: {e}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "summary.json does not match the committed schema: {errors:?}");
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "summary.json does not match the committed schema: {errors:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,8 +339,14 @@ async fn compare_flags_a_slow_agent_and_passes_two_clean_runs() {
     let same = compare(&base, &clean, &tolerance);
     assert!(!same.has_regression(), "two clean runs:\n{same}");
     let worse = compare(&base, &slow, &tolerance);
-    assert!(worse.has_regression(), "the slow agent went unnoticed:\n{worse}");
+    assert!(
+        worse.has_regression(),
+        "the slow agent went unnoticed:\n{worse}"
+    );
     assert_eq!(worse.exit_code(), 1);
     let text = worse.to_string();
-    assert!(text.contains("receives the five agent events"), "the regressed step is named:\n{text}");
+    assert!(
+        text.contains("receives the five agent events"),
+        "the regressed step is named:\n{text}"
+    );
 }

@@ -22,17 +22,39 @@ fn options(config: Config) -> RunOptions {
 async fn another_spelling_needs_a_config_change_not_a_code_change() {
     // The stack goldenpath starts spells the socket path differently.
     let mut config = Config::default();
-    config.target.env.insert("WEBSOCKET_PATH".into(), "/events".into());
+    config
+        .target
+        .env
+        .insert("WEBSOCKET_PATH".into(), "/events".into());
 
-    let default_spelling = acceptance::run(options(config.clone())).await.expect("the run completes");
+    let default_spelling = acceptance::run(options(config.clone()))
+        .await
+        .expect("the run completes");
     let scenario = &default_spelling.summary.features[0].scenarios[0];
-    assert_eq!(scenario.status, Status::Failed, "the default config must not find /events");
-    let failed = scenario.steps.iter().find(|s| s.status == Status::Failed).expect("a failed step");
+    assert_eq!(
+        scenario.status,
+        Status::Failed,
+        "the default config must not find /events"
+    );
+    let failed = scenario
+        .steps
+        .iter()
+        .find(|s| s.status == Status::Failed)
+        .expect("a failed step");
     assert_eq!(failed.text, "\"Alice\" has the agent-events socket open");
     let error = failed.error.as_deref().unwrap_or_default();
-    assert!(error.contains("/websocket") && error.contains("404"), "{error}");
+    assert!(
+        error.contains("/websocket") && error.contains("404"),
+        "{error}"
+    );
 
     config.paths.agent_events = ApiPath::new("/events").expect("a valid path");
-    let matching = acceptance::run(options(config)).await.expect("the run completes");
-    assert!(matching.passed(), "with paths.agent_events = \"/events\": {:?}", matching.summary.reasons);
+    let matching = acceptance::run(options(config))
+        .await
+        .expect("the run completes");
+    assert!(
+        matching.passed(),
+        "with paths.agent_events = \"/events\": {:?}",
+        matching.summary.reasons
+    );
 }

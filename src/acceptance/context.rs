@@ -54,7 +54,10 @@ impl RunContext {
             .path
             .as_ref()
             .and_then(|p| p.file_stem())
-            .map_or_else(|| "feature".to_owned(), |s| s.to_string_lossy().into_owned());
+            .map_or_else(
+                || "feature".to_owned(),
+                |s| s.to_string_lossy().into_owned(),
+            );
         let file = format!("logs/{stem}-line{}.log", scenario.position.line);
         if let Err(e) = std::fs::write(self.run_dir.join(&file), &tail) {
             tracing::warn!("saving the stack log of a failed scenario: {e}");

@@ -55,7 +55,11 @@ struct UnknownStepsDisplay<'a>(&'a [UnknownStep]);
 impl fmt::Display for UnknownStepsDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        write!(f, "{n} step{} without a definition", if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{n} step{} without a definition",
+            if n == 1 { "" } else { "s" }
+        )?;
         for step in self.0 {
             let what = if step.ambiguous {
                 "matches more than one step definition"

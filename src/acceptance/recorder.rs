@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use cucumber::event::{self, Cucumber, Feature, Rule, RetryableScenario, Scenario, StepError};
+use cucumber::event::{self, Cucumber, Feature, RetryableScenario, Rule, Scenario, StepError};
 use cucumber::{Event, gherkin, parser};
 
 use crate::summary::{FeatureResult, ScenarioResult, Status, StepResult};
@@ -213,11 +213,7 @@ impl Recorder {
 impl<W> cucumber::Writer<W> for Recorder {
     type Cli = cucumber::cli::Empty;
 
-    async fn handle_event(
-        &mut self,
-        event: parser::Result<Event<Cucumber<W>>>,
-        _cli: &Self::Cli,
-    ) {
+    async fn handle_event(&mut self, event: parser::Result<Event<Cucumber<W>>>, _cli: &Self::Cli) {
         let event = match event {
             Ok(event) => event,
             Err(err) => {

@@ -113,7 +113,11 @@ impl parser::Parser<Vec<gherkin::Feature>> for Preparsed {
 }
 
 /// Scenarios that restart or saturate their stack get a stack of their own.
-pub fn needs_own_stack(feature: &gherkin::Feature, rule: Option<&gherkin::Rule>, scenario: &gherkin::Scenario) -> bool {
+pub fn needs_own_stack(
+    feature: &gherkin::Feature,
+    rule: Option<&gherkin::Rule>,
+    scenario: &gherkin::Scenario,
+) -> bool {
     feature
         .tags
         .iter()
@@ -192,17 +196,20 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         });
 
     let names = opts.scenario_names.clone();
-    let filter = move |feature: &gherkin::Feature, rule: Option<&gherkin::Rule>, scenario: &gherkin::Scenario| {
+    let filter = move |feature: &gherkin::Feature,
+                       rule: Option<&gherkin::Rule>,
+                       scenario: &gherkin::Scenario| {
         let named = names.is_empty() || names.contains(&scenario.name);
-        named && tags.as_ref().is_none_or(|t| {
-            t.eval(
-                feature
-                    .tags
-                    .iter()
-                    .chain(rule.iter().flat_map(|r| &r.tags))
-                    .chain(&scenario.tags),
-            )
-        })
+        named
+            && tags.as_ref().is_none_or(|t| {
+                t.eval(
+                    feature
+                        .tags
+                        .iter()
+                        .chain(rule.iter().flat_map(|r| &r.tags))
+                        .chain(&scenario.tags),
+                )
+            })
     };
 
     // Ctrl-C / SIGTERM: write what was recorded so far, then provisioning removes the
@@ -217,7 +224,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     provision::on_interrupt(Box::new(move || {
         Box::pin(async move {
             match partial.write(true) {
-                Ok(()) => eprintln!("goldenpath: partial results in {}", partial.run_dir.display()),
+                Ok(()) => eprintln!(
+                    "goldenpath: partial results in {}",
+                    partial.run_dir.display()
+                ),
                 Err(e) => eprintln!("goldenpath: {e}"),
             }
         })
@@ -261,7 +271,13 @@ struct Partial {
 
 impl Partial {
     fn summary(&self, interrupted: bool) -> RunSummary {
-        summarize(&self.run_id, self.started_at, self.environment.clone(), &self.record, interrupted)
+        summarize(
+            &self.run_id,
+            self.started_at,
+            self.environment.clone(),
+            &self.record,
+            interrupted,
+        )
     }
 
     fn write(&self, interrupted: bool) -> Result<(), RunError> {
@@ -304,12 +320,13 @@ pub async fn provision_run(
         }
     };
     environment.base_url = Some(shared.base_url());
-    let client = crate::client::StackClient::new(&shared.base_url(), config.clone()).map_err(|e| {
-        RunError::Unreachable {
-            url: shared.base_url(),
-            detail: e.to_string(),
-        }
-    })?;
+    let client =
+        crate::client::StackClient::new(&shared.base_url(), config.clone()).map_err(|e| {
+            RunError::Unreachable {
+                url: shared.base_url(),
+                detail: e.to_string(),
+            }
+        })?;
     let context = Arc::new(RunContext {
         client,
         config,
@@ -329,7 +346,11 @@ fn create(path: &Path) -> Result<std::fs::File, RunError> {
 }
 
 async fn check_reachable(url: &str, config: &Config) -> Result<(), RunError> {
-    let health = format!("{}{}", url.trim_end_matches('/'), config.paths.health.as_str());
+    let health = format!(
+        "{}{}",
+        url.trim_end_matches('/'),
+        config.paths.health.as_str()
+    );
     let client = reqwest::Client::builder()
         .timeout(config.timeouts.http_request)
         .build()
@@ -406,8 +427,14 @@ fn summarize(
 ) -> RunSummary {
     let features = record.features();
     let scenarios: Vec<_> = features.iter().flat_map(|f| &f.scenarios).collect();
-    let failed = scenarios.iter().filter(|s| s.status == Status::Failed).count();
-    let skipped = scenarios.iter().filter(|s| s.status == Status::Skipped).count();
+    let failed = scenarios
+        .iter()
+        .filter(|s| s.status == Status::Failed)
+        .count();
+    let skipped = scenarios
+        .iter()
+        .filter(|s| s.status == Status::Skipped)
+        .count();
     let mut reasons = Vec::new();
     if interrupted {
         reasons.push("the run was interrupted before every scenario had run".to_owned());

@@ -20,7 +20,9 @@ pub enum TargetError {
          which goldenpath cannot control: leave out --base-url, or exclude the scenario with --tags"
     )]
     NotManaged(&'static str, String),
-    #[error("the stack at {url} did not come back healthy with a new boot id within {timeout:?}: {last}")]
+    #[error(
+        "the stack at {url} did not come back healthy with a new boot id within {timeout:?}: {last}"
+    )]
     NoComeback {
         url: String,
         timeout: Duration,
@@ -103,12 +105,22 @@ impl StackTarget {
         Ok(url)
     }
 
-    async fn poll_external(&self, old_boot_id: &str, timeout: Duration) -> Result<String, TargetError> {
+    async fn poll_external(
+        &self,
+        old_boot_id: &str,
+        timeout: Duration,
+    ) -> Result<String, TargetError> {
         let url = self.base_url();
         let deadline = tokio::time::Instant::now() + timeout;
         let mut last = "no answer yet".to_owned();
         while tokio::time::Instant::now() < deadline {
-            match self.http.get(format!("{url}/health")).timeout(Duration::from_secs(2)).send().await {
+            match self
+                .http
+                .get(format!("{url}/health"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+            {
                 Ok(resp) => {
                     let status = resp.status();
                     let body: serde_json::Value = resp.json().await.unwrap_or_default();
@@ -171,7 +183,9 @@ pub struct AdminRestart {
 }
 
 impl crate::load::RestartTarget for AdminRestart {
-    fn restart(&self) -> futures_util::future::BoxFuture<'_, anyhow::Result<crate::load::RestartReport>> {
+    fn restart(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, anyhow::Result<crate::load::RestartReport>> {
         Box::pin(async move {
             let client = self.client.with_base_url(&self.target.base_url())?;
             let old = client.health().await?.boot_id;

@@ -49,7 +49,11 @@ pub enum MintError {
 
 /// The `Authorization` token to present for `kind`, for the user `user_id`.
 /// `None` means: send no token at all.
-pub fn mint(kind: TokenKind, user_id: &str, secret: Option<&str>) -> Result<Option<String>, MintError> {
+pub fn mint(
+    kind: TokenKind,
+    user_id: &str,
+    secret: Option<&str>,
+) -> Result<Option<String>, MintError> {
     let now = chrono::Utc::now().timestamp();
     let valid = Claims {
         sub: user_id,
@@ -105,13 +109,19 @@ mod tests {
 
     #[test]
     fn expired_token_needs_the_secret() {
-        assert!(matches!(mint(TokenKind::Expired, "u1", None), Err(MintError::NoSecret)));
+        assert!(matches!(
+            mint(TokenKind::Expired, "u1", None),
+            Err(MintError::NoSecret)
+        ));
         assert!(mint(TokenKind::Expired, "u1", Some("s")).unwrap().is_some());
     }
 
     #[test]
     fn wording_is_parsed() {
-        assert_eq!(TokenKind::from_words("an unsigned token with algorithm none"), Some(TokenKind::Unsigned));
+        assert_eq!(
+            TokenKind::from_words("an unsigned token with algorithm none"),
+            Some(TokenKind::Unsigned)
+        );
         assert_eq!(TokenKind::from_words("a token"), None);
     }
 }

@@ -44,7 +44,11 @@ impl User {
         let first: String = FirstName().fake();
         let unique = uuid::Uuid::new_v4().simple().to_string();
         Self {
-            email: format!("{}-{}@example.com", name.to_lowercase().replace(' ', "-"), &unique[..12]),
+            email: format!(
+                "{}-{}@example.com",
+                name.to_lowercase().replace(' ', "-"),
+                &unique[..12]
+            ),
             password: format!("pw-{}", &unique[12..24]),
             display_name: format!("{name} {first}"),
             user_id: None,
@@ -72,7 +76,12 @@ pub struct RunTrack {
 /// The answer to the last request a scenario *tried* (steps worded "tries to").
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Answered { endpoint: String, status: u16, code: Option<String>, message: Option<String> },
+    Answered {
+        endpoint: String,
+        status: u16,
+        code: Option<String>,
+        message: Option<String>,
+    },
     Failed(String),
 }
 
@@ -263,9 +272,9 @@ impl GoldenWorld {
     // ---- users ----------------------------------------------------------------------
 
     pub fn user(&self, name: &str) -> &User {
-        self.users
-            .get(name)
-            .unwrap_or_else(|| panic!("no user called {name:?} in this scenario: register them in a Given step first"))
+        self.users.get(name).unwrap_or_else(|| {
+            panic!("no user called {name:?} in this scenario: register them in a Given step first")
+        })
     }
 
     pub fn session(&self, name: &str) -> Session {
@@ -403,7 +412,10 @@ impl GoldenWorld {
             Err(incomplete) => &incomplete.other_runs,
         };
         let own = self.started_runs.get(name);
-        for foreign in other_runs.iter().filter(|r| own.is_none_or(|own| !own.contains(*r))) {
+        for foreign in other_runs
+            .iter()
+            .filter(|r| own.is_none_or(|own| !own.contains(*r)))
+        {
             tracing::warn!(user = name, run_id = %foreign, "an agent event of a run this user did not start");
             self.misdelivered += 1;
         }
@@ -515,7 +527,12 @@ impl GoldenWorld {
         });
     }
 
-    pub fn record_result<T>(&mut self, result: Result<T, ClientError>, endpoint: &str, success: u16) {
+    pub fn record_result<T>(
+        &mut self,
+        result: Result<T, ClientError>,
+        endpoint: &str,
+        success: u16,
+    ) {
         self.last = Some(match result {
             Ok(_) => Outcome::Answered {
                 endpoint: endpoint.to_owned(),
@@ -530,12 +547,22 @@ impl GoldenWorld {
     /// Status and error code of the last attempt; panics when nothing was answered.
     pub fn last_answer(&self) -> (u16, Option<String>, String) {
         match &self.last {
-            Some(Outcome::Answered { endpoint, status, code, message }) => (
+            Some(Outcome::Answered {
+                endpoint,
+                status,
+                code,
+                message,
+            }) => (
                 *status,
                 code.clone(),
-                format!("{endpoint} answered {status}{}{}",
+                format!(
+                    "{endpoint} answered {status}{}{}",
                     code.as_ref().map(|c| format!(" {c}")).unwrap_or_default(),
-                    message.as_ref().map(|m| format!(": {m:?}")).unwrap_or_default()),
+                    message
+                        .as_ref()
+                        .map(|m| format!(": {m:?}"))
+                        .unwrap_or_default()
+                ),
             ),
             Some(Outcome::Failed(e)) => panic!("the request got no answer: {e}"),
             None => panic!("no request was made in this scenario"),
@@ -572,9 +599,18 @@ impl GoldenWorld {
 
 fn outcome_of_error(e: ClientError) -> Outcome {
     match e {
-        ClientError::Status { endpoint, status, code, message, .. } => {
-            Outcome::Answered { endpoint, status, code, message }
-        }
+        ClientError::Status {
+            endpoint,
+            status,
+            code,
+            message,
+            ..
+        } => Outcome::Answered {
+            endpoint,
+            status,
+            code,
+            message,
+        },
         other => Outcome::Failed(other.to_string()),
     }
 }

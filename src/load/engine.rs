@@ -1025,7 +1025,10 @@ mod tests {
         .unwrap();
         let e = Plan::<Counter>::build(&[path], "@load").unwrap_err();
         let shown = e.to_string();
-        assert!(shown.contains("x.feature:4") && shown.contains("no step definition matches"), "{shown}");
+        assert!(
+            shown.contains("x.feature:4") && shown.contains("no step definition matches"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -30,8 +30,7 @@ pub mod stack_env;
 
 pub use cleanup::{
     InterruptHook, RunInventory, SweepReport, clear_interrupt_hook, install_signal_cleanup,
-    on_interrupt, run_inventory, shutting_down, sweep_leftovers,
-    sweep_orphans,
+    on_interrupt, run_inventory, shutting_down, sweep_leftovers, sweep_orphans,
 };
 pub use container::{ManagedStack, StackHealth, StackOptions, new_run_id};
 pub use engine::{HOST_LABEL, PID_LABEL, RUN_LABEL};

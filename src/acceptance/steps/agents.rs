@@ -8,38 +8,52 @@ use crate::client::{AgentFrame, ExecuteRequest, Route};
 
 #[when(expr = "{string} asks the agent {string}")]
 async fn asks(w: &mut GoldenWorld, name: String, message: String) {
-    w.execute(&name, ExecuteRequest::new(message), Route::V2).await;
+    w.execute(&name, ExecuteRequest::new(message), Route::V2)
+        .await;
 }
 
 #[when(expr = "{string} asks the agent {string} through the legacy route")]
 async fn asks_legacy(w: &mut GoldenWorld, name: String, message: String) {
-    w.execute(&name, ExecuteRequest::new(message), Route::Legacy).await;
+    w.execute(&name, ExecuteRequest::new(message), Route::Legacy)
+        .await;
 }
 
 #[when(expr = "{string} asks the agent {string} in that thread")]
 async fn asks_in_thread(w: &mut GoldenWorld, name: String, message: String) {
     let (_, thread_id) = w.current_thread();
-    w.execute(&name, ExecuteRequest::new(message).in_thread(thread_id), Route::V2)
-        .await;
+    w.execute(
+        &name,
+        ExecuteRequest::new(message).in_thread(thread_id),
+        Route::V2,
+    )
+    .await;
 }
 
 #[when(expr = "{string} tries to ask the agent {string} in {string}'s thread")]
 async fn tries_in_other_thread(w: &mut GoldenWorld, name: String, message: String, owner: String) {
     let (thread_owner, thread_id) = w.current_thread();
-    assert_eq!(thread_owner, owner, "the current thread belongs to {thread_owner:?}, not {owner:?}");
-    w.try_execute(&name, ExecuteRequest::new(message).in_thread(thread_id)).await;
+    assert_eq!(
+        thread_owner, owner,
+        "the current thread belongs to {thread_owner:?}, not {owner:?}"
+    );
+    w.try_execute(&name, ExecuteRequest::new(message).in_thread(thread_id))
+        .await;
 }
 
 #[when(expr = "{string} tries to ask the agent named {string} {string}")]
 async fn tries_named_agent(w: &mut GoldenWorld, name: String, agent: String, message: String) {
-    w.try_execute(&name, ExecuteRequest::new(message).agent(agent)).await;
+    w.try_execute(&name, ExecuteRequest::new(message).agent(agent))
+        .await;
 }
 
 #[then(expr = "the execution is accepted with status 202 and status {string}")]
 async fn execution_accepted(w: &mut GoldenWorld, status: String) {
     expect_status(w, 202, None);
     let got = &w.current_run().started.status;
-    assert_eq!(got, &status, "the execute answer's status is {got:?}, expected {status:?}");
+    assert_eq!(
+        got, &status,
+        "the execute answer's status is {got:?}, expected {status:?}"
+    );
 }
 
 #[then(expr = "{string} receives the five agent events in order")]
@@ -52,7 +66,11 @@ async fn events_carry_ids(w: &mut GoldenWorld) {
     let run = w.current_run().started.clone();
     for (i, event) in w.run_events().events.iter().enumerate() {
         let name = &event.kind.name;
-        assert_eq!(event.run_id, run.run_id, "{name} carries run id {:?}, expected {:?}", event.run_id, run.run_id);
+        assert_eq!(
+            event.run_id, run.run_id,
+            "{name} carries run id {:?}, expected {:?}",
+            event.run_id, run.run_id
+        );
         assert_eq!(
             event.thread_id.as_deref(),
             Some(run.thread_id.as_str()),
@@ -60,7 +78,13 @@ async fn events_carry_ids(w: &mut GoldenWorld) {
             event.thread_id,
             run.thread_id
         );
-        assert_eq!(event.seq, Some(i as u64 + 1), "{name} carries seq {:?}, expected {}", event.seq, i + 1);
+        assert_eq!(
+            event.seq,
+            Some(i as u64 + 1),
+            "{name} carries seq {:?}, expected {}",
+            event.seq,
+            i + 1
+        );
         let raw = event.timestamp_raw.as_deref().unwrap_or("");
         assert!(
             event.timestamp.is_some() && raw.ends_with('Z') && raw.contains('.'),
@@ -81,14 +105,50 @@ async fn events_carry_data(w: &mut GoldenWorld) {
     let events = &w.run_events().events;
     let data = |i: usize| &events[i].data;
     let has_str = |i: usize, key: &str| data(i).get(key).and_then(|v| v.as_str()).is_some();
-    assert!(has_str(0, "agent"), "{} has no data.agent: {}", events[0].kind, data(0));
-    assert!(has_str(1, "thought"), "{} has no data.thought: {}", events[1].kind, data(1));
-    assert!(has_str(2, "tool") && has_str(2, "input"), "{} lacks data.tool or data.input: {}", events[2].kind, data(2));
-    assert!(has_str(3, "tool"), "{} has no data.tool: {}", events[3].kind, data(3));
+    assert!(
+        has_str(0, "agent"),
+        "{} has no data.agent: {}",
+        events[0].kind,
+        data(0)
+    );
+    assert!(
+        has_str(1, "thought"),
+        "{} has no data.thought: {}",
+        events[1].kind,
+        data(1)
+    );
+    assert!(
+        has_str(2, "tool") && has_str(2, "input"),
+        "{} lacks data.tool or data.input: {}",
+        events[2].kind,
+        data(2)
+    );
+    assert!(
+        has_str(3, "tool"),
+        "{} has no data.tool: {}",
+        events[3].kind,
+        data(3)
+    );
     let output = data(3).get("output").and_then(serde_json::Value::as_u64);
-    assert_eq!(output, Some(words), "{} data.output is {:?}, expected the word count {words} as a number", events[3].kind, data(3).get("output"));
-    assert!(has_str(4, "result"), "{} has no data.result: {}", events[4].kind, data(4));
-    assert!(data(4).get("duration_ms").is_some_and(|d| d.is_number()), "{} has no numeric data.duration_ms: {}", events[4].kind, data(4));
+    assert_eq!(
+        output,
+        Some(words),
+        "{} data.output is {:?}, expected the word count {words} as a number",
+        events[3].kind,
+        data(3).get("output")
+    );
+    assert!(
+        has_str(4, "result"),
+        "{} has no data.result: {}",
+        events[4].kind,
+        data(4)
+    );
+    assert!(
+        data(4).get("duration_ms").is_some_and(|d| d.is_number()),
+        "{} has no numeric data.duration_ms: {}",
+        events[4].kind,
+        data(4)
+    );
 }
 
 #[then(expr = "the agent's reply is in {string}'s thread")]
@@ -107,9 +167,14 @@ async fn reply_in_thread(w: &mut GoldenWorld, name: String) {
         .await
         .unwrap_or_else(|e| panic!("reading {name:?}'s thread failed: {e}"));
     assert!(
-        messages.iter().any(|m| m.role == "assistant" && m.content == result),
+        messages
+            .iter()
+            .any(|m| m.role == "assistant" && m.content == result),
         "when the last agent event arrived, the thread held no assistant message {result:?}; it held: {:?}",
-        messages.iter().map(|m| (&m.role, &m.content)).collect::<Vec<_>>()
+        messages
+            .iter()
+            .map(|m| (&m.role, &m.content))
+            .collect::<Vec<_>>()
     );
     w.acknowledge(&name, &thread_id, "assistant", &result);
 }
@@ -123,7 +188,11 @@ async fn run_status(w: &mut GoldenWorld, expected: String) {
         .run_status(&session, &run.started.run_id)
         .await
         .unwrap_or_else(|e| panic!("asking the run's status failed: {e}"));
-    assert_eq!(status.status, expected, "the run's status is {:?}, expected {expected:?}", status.status);
+    assert_eq!(
+        status.status, expected,
+        "the run's status is {:?}, expected {expected:?}",
+        status.status
+    );
 }
 
 #[then(expr = "{string} receives no agent events")]
@@ -161,7 +230,12 @@ async fn asks_agents_status(w: &mut GoldenWorld, name: String) {
         "agents": status.agents.iter().map(|a| serde_json::json!({"name": a.name, "status": a.status})).collect::<Vec<_>>(),
         "circuit_breaker": status.circuit_breaker,
     }));
-    w.last = Some(Outcome::Answered { endpoint: "agents status".into(), status: 200, code: None, message: None });
+    w.last = Some(Outcome::Answered {
+        endpoint: "agents status".into(),
+        status: 200,
+        code: None,
+        message: None,
+    });
 }
 
 #[then("the default agent is listed as available or busy")]
@@ -173,11 +247,19 @@ async fn default_agent_available(w: &mut GoldenWorld) {
         .find(|a| a["name"] == "default")
         .unwrap_or_else(|| panic!("no agent named \"default\" is listed: {doc}"));
     let status = default["status"].as_str().unwrap_or_default();
-    assert!(matches!(status, "available" | "busy"), "the default agent is {status:?}, expected available or busy");
+    assert!(
+        matches!(status, "available" | "busy"),
+        "the default agent is {status:?}, expected available or busy"
+    );
 }
 
 #[then(expr = "the circuit breaker is {string}")]
 async fn circuit_breaker(w: &mut GoldenWorld, expected: String) {
     let doc = w.document.as_ref().expect("the agents' status was asked");
-    assert_eq!(doc["circuit_breaker"].as_str(), Some(expected.as_str()), "circuit_breaker is {}", doc["circuit_breaker"]);
+    assert_eq!(
+        doc["circuit_breaker"].as_str(),
+        Some(expected.as_str()),
+        "circuit_breaker is {}",
+        doc["circuit_breaker"]
+    );
 }

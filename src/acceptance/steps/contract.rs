@@ -64,9 +64,16 @@ async fn fetch_description(w: &mut GoldenWorld) {
 
 #[then("it is an OpenAPI 3 document")]
 async fn is_openapi3(w: &mut GoldenWorld) {
-    let doc = w.document.as_ref().expect("the API description was fetched");
+    let doc = w
+        .document
+        .as_ref()
+        .expect("the API description was fetched");
     let version = doc["openapi"].as_str().unwrap_or_default();
-    assert!(version.starts_with("3."), "the document's openapi version is {:?}, expected 3.x", doc["openapi"]);
+    assert!(
+        version.starts_with("3."),
+        "the document's openapi version is {:?}, expected 3.x",
+        doc["openapi"]
+    );
     assert!(doc["paths"].is_object(), "the document has no paths object");
 }
 
@@ -93,7 +100,11 @@ async fn lists_every_endpoint(w: &mut GoldenWorld) {
         .filter(|(method, path)| !listed.contains(&(method.to_string(), normalize(path))))
         .map(|(method, path)| format!("{method} {path}"))
         .collect();
-    assert!(missing.is_empty(), "the API description does not list: {}", missing.join(", "));
+    assert!(
+        missing.is_empty(),
+        "the API description does not list: {}",
+        missing.join(", ")
+    );
 }
 
 #[then(expr = "every endpoint the scenarios rely on answers something other than 404 for {string}")]
@@ -106,7 +117,11 @@ async fn every_endpoint_answers(w: &mut GoldenWorld, name: String) {
         .await
         .unwrap_or_else(|e| panic!("starting a thread failed: {e}"));
     let run = client
-        .execute_agent(&session, &ExecuteRequest::new("contract drift check").in_thread(&thread.thread_id), Route::Legacy)
+        .execute_agent(
+            &session,
+            &ExecuteRequest::new("contract drift check").in_thread(&thread.thread_id),
+            Route::Legacy,
+        )
         .await
         .unwrap_or_else(|e| panic!("starting a run through the legacy route failed: {e}"));
     let restart = w.config().paths.restart.as_str().to_owned();
@@ -119,7 +134,9 @@ async fn every_endpoint_answers(w: &mut GoldenWorld, name: String) {
         }
         let paths = &w.config().paths;
         let filled = if template == paths.thread_messages.as_str() {
-            paths.thread_messages.fill(&[("thread_id", &thread.thread_id)])
+            paths
+                .thread_messages
+                .fill(&[("thread_id", &thread.thread_id)])
         } else if template == paths.run_status.as_str() {
             paths.run_status.fill(&[("run_id", &run.run_id)])
         } else {
@@ -135,7 +152,11 @@ async fn every_endpoint_answers(w: &mut GoldenWorld, name: String) {
             Err(e) => not_found.push(format!("{method} {filled} ({e})")),
         }
     }
-    assert!(not_found.is_empty(), "these endpoints answered 404 (or nothing): {}", not_found.join(", "));
+    assert!(
+        not_found.is_empty(),
+        "these endpoints answered 404 (or nothing): {}",
+        not_found.join(", ")
+    );
 }
 
 #[when("the API documentation page is fetched")]
@@ -152,20 +173,38 @@ async fn fetch_docs(w: &mut GoldenWorld) {
 async fn docs_describe_api(w: &mut GoldenWorld) {
     let html = w.docs_html.clone().expect("the documentation was fetched");
     let lower = html.to_lowercase();
-    assert!(lower.contains("<html"), "the documentation is not an HTML page");
+    assert!(
+        lower.contains("<html"),
+        "the documentation is not an HTML page"
+    );
     let execute = w.config().paths.execute.as_str().to_owned();
-    assert!(html.contains(&execute), "the documentation does not mention {execute}");
+    assert!(
+        html.contains(&execute),
+        "the documentation does not mention {execute}"
+    );
 }
 
 #[then("it loads nothing from another site")]
 async fn docs_self_contained(w: &mut GoldenWorld) {
-    let html = w.docs_html.clone().expect("the documentation was fetched").to_lowercase();
+    let html = w
+        .docs_html
+        .clone()
+        .expect("the documentation was fetched")
+        .to_lowercase();
     // Anything the browser would fetch: scripts, images, frames, stylesheets, fonts.
-    let mut found: Vec<String> = ["src=\"http", "src='http", "src=\"//", "src='//", "@import", "url(http", "url(//"]
-        .iter()
-        .filter(|p| html.contains(*p))
-        .map(|p| (*p).to_owned())
-        .collect();
+    let mut found: Vec<String> = [
+        "src=\"http",
+        "src='http",
+        "src=\"//",
+        "src='//",
+        "@import",
+        "url(http",
+        "url(//",
+    ]
+    .iter()
+    .filter(|p| html.contains(*p))
+    .map(|p| (*p).to_owned())
+    .collect();
     found.extend(
         html.split("<link")
             .skip(1)
@@ -173,5 +212,8 @@ async fn docs_self_contained(w: &mut GoldenWorld) {
             .filter(|tag| tag.contains("href=\"http") || tag.contains("href=\"//"))
             .map(|tag| format!("<link{tag}>")),
     );
-    assert!(found.is_empty(), "the documentation loads from other sites ({found:?}): it will not render without the internet");
+    assert!(
+        found.is_empty(),
+        "the documentation loads from other sites ({found:?}): it will not render without the internet"
+    );
 }

@@ -49,7 +49,9 @@ async fn many_connected(w: &mut GoldenWorld, n: usize) {
 }
 
 fn dashboard(w: &mut GoldenWorld) -> &mut crate::client::DashboardSocket {
-    w.dashboard.as_mut().expect("the dashboard connected in an earlier step")
+    w.dashboard
+        .as_mut()
+        .expect("the dashboard connected in an earlier step")
 }
 
 #[then("the dashboard receives a connection acknowledgement")]
@@ -72,7 +74,9 @@ async fn receives_stats(w: &mut GoldenWorld, n: usize) {
         match dashboard(w).next_frame(left).await {
             Ok(DashboardFrame::StatsUpdate { stats, .. }) => {
                 assert!(
-                    stats.active_connections.is_some() && stats.users.is_some() && stats.messages.is_some(),
+                    stats.active_connections.is_some()
+                        && stats.users.is_some()
+                        && stats.messages.is_some(),
                     "a stats_update lacks users, messages or active_connections: {}",
                     stats.raw
                 );
@@ -102,8 +106,15 @@ async fn receives_query_complete(w: &mut GoldenWorld) {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match dashboard(w).next_frame(left).await {
-            Ok(DashboardFrame::QueryComplete { run_id: Some(id), latency_ms, .. }) if id == run_id => {
-                assert!(latency_ms.is_some(), "query_complete for run {run_id} has no latency_ms");
+            Ok(DashboardFrame::QueryComplete {
+                run_id: Some(id),
+                latency_ms,
+                ..
+            }) if id == run_id => {
+                assert!(
+                    latency_ms.is_some(),
+                    "query_complete for run {run_id} has no latency_ms"
+                );
                 return;
             }
             Ok(_) => {}
@@ -121,7 +132,9 @@ async fn closed_with(w: &mut GoldenWorld, code: u16, reason: String) {
             "the dashboard was closed with {got_code} {got_reason:?}, expected {code} {reason:?}"
         ),
         Err(ClientError::SocketTimeout { .. }) => {
-            panic!("expected the server to close the dashboard with {code} {reason:?} within {timeout:?}; it stayed open")
+            panic!(
+                "expected the server to close the dashboard with {code} {reason:?} within {timeout:?}; it stayed open"
+            )
         }
         Err(e) => panic!("expected the server to close the dashboard with {code} {reason:?}: {e}"),
     }

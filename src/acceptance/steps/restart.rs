@@ -21,10 +21,9 @@ async fn admin_restart(w: &mut GoldenWorld) {
     let boot = w.boot_id().await;
     w.boot_before = Some(boot);
     let client = w.client();
-    let admin = client
-        .login_admin()
-        .await
-        .unwrap_or_else(|e| panic!("the administrator could not log in (admin.email / admin.password): {e}"));
+    let admin = client.login_admin().await.unwrap_or_else(|e| {
+        panic!("the administrator could not log in (admin.email / admin.password): {e}")
+    });
     client
         .restart(Some(&admin))
         .await
@@ -49,14 +48,20 @@ async fn comes_back(w: &mut GoldenWorld) {
     if w.mode == Mode::VirtualUser {
         return;
     }
-    let old = w.boot_before.clone().expect("a restart was requested in this scenario");
+    let old = w
+        .boot_before
+        .clone()
+        .expect("a restart was requested in this scenario");
     let timeout = w.timeouts().restart_comeback;
     let stack = w.stack().expect("a bound stack");
     if let Err(e) = stack.wait_for_new_boot(&old, timeout).await {
         panic!("{e}");
     }
     let new = w.boot_id().await;
-    assert_ne!(new, old, "the backend answers with the boot id it had before the restart");
+    assert_ne!(
+        new, old,
+        "the backend answers with the boot id it had before the restart"
+    );
 }
 
 #[when(expr = "{string} tries to restart the backend")]
@@ -78,12 +83,17 @@ async fn anonymous_restart(w: &mut GoldenWorld) {
 
 #[then("the backend has not restarted")]
 async fn not_restarted(w: &mut GoldenWorld) {
-    let before = w.boot_before.clone().expect("the boot id was read before the attempt");
+    let before = w
+        .boot_before
+        .clone()
+        .expect("the boot id was read before the attempt");
     tokio::time::sleep(RESTART_GRACE).await;
-    let now = w
-        .client()
-        .health()
-        .await
-        .unwrap_or_else(|e| panic!("the backend stopped answering after a refused restart: {e}"));
-    assert_eq!(now.boot_id, before, "the backend restarted although the restart was refused");
+    let now =
+        w.client().health().await.unwrap_or_else(|e| {
+            panic!("the backend stopped answering after a refused restart: {e}")
+        });
+    assert_eq!(
+        now.boot_id, before,
+        "the backend restarted although the restart was refused"
+    );
 }

@@ -23,13 +23,21 @@ async fn socket_open_legacy(w: &mut GoldenWorld, name: String) {
     w.ensure_socket(&name, SocketPath::Legacy).await;
 }
 
-#[when(regex = r#"^"([^"]+)" opens the agent-events socket on the (primary|legacy) path with (subprotocol auth|the authorization header)$"#)]
+#[when(
+    regex = r#"^"([^"]+)" opens the agent-events socket on the (primary|legacy) path with (subprotocol auth|the authorization header)$"#
+)]
 async fn opens_socket(w: &mut GoldenWorld, name: String, path: String, auth: String) {
-    let auth = if auth == "subprotocol auth" { SocketAuth::Subprotocol } else { SocketAuth::Header };
+    let auth = if auth == "subprotocol auth" {
+        SocketAuth::Subprotocol
+    } else {
+        SocketAuth::Header
+    };
     let socket = w
         .open_socket(&name, auth, path_of(&path))
         .await
-        .unwrap_or_else(|e| panic!("opening the agent-events socket on the {path} path failed: {e}"));
+        .unwrap_or_else(|e| {
+            panic!("opening the agent-events socket on the {path} path failed: {e}")
+        });
     w.probe = Some(socket);
 }
 
@@ -38,7 +46,10 @@ async fn established_for(w: &mut GoldenWorld, name: String) {
     let expected = w.user(&name).user_id.clone();
     let socket = w.probe.as_ref().expect("a socket was opened");
     let got = socket.established().user_id.clone();
-    assert_eq!(got, expected, "connection_established names user {got:?}, expected {expected:?}");
+    assert_eq!(
+        got, expected,
+        "connection_established names user {got:?}, expected {expected:?}"
+    );
 }
 
 #[then("a ping is answered with a pong")]
@@ -60,16 +71,27 @@ async fn selected_subprotocol(w: &mut GoldenWorld, expected: String) {
     );
 }
 
-#[when(regex = r"^someone tries to open the agent-events socket on the (primary|legacy) path with (.+)$")]
+#[when(
+    regex = r"^someone tries to open the agent-events socket on the (primary|legacy) path with (.+)$"
+)]
 async fn tries_socket_with(w: &mut GoldenWorld, path: String, token: String) {
-    let kind = TokenKind::from_words(&token).unwrap_or_else(|| panic!("unknown kind of token: {token:?}"));
-    let user_id = w.users.values().find_map(|u| u.user_id.clone()).unwrap_or_default();
+    let kind =
+        TokenKind::from_words(&token).unwrap_or_else(|| panic!("unknown kind of token: {token:?}"));
+    let user_id = w
+        .users
+        .values()
+        .find_map(|u| u.user_id.clone())
+        .unwrap_or_default();
     let token = mint(kind, &user_id, w.jwt_secret().as_deref()).unwrap_or_else(|e| panic!("{e}"));
     let client = w.client();
     let result = match token {
         Some(token) => {
             client
-                .agent_events(&Session::from_token(token), SocketAuth::Subprotocol, path_of(&path))
+                .agent_events(
+                    &Session::from_token(token),
+                    SocketAuth::Subprotocol,
+                    path_of(&path),
+                )
                 .await
         }
         None => client.agent_events_anonymous(path_of(&path)).await,
@@ -86,15 +108,22 @@ async fn tries_socket_with(w: &mut GoldenWorld, path: String, token: String) {
 #[then(expr = "the upgrade is refused with status {int}")]
 async fn upgrade_refused(w: &mut GoldenWorld, status: u16) {
     match &w.last_socket_error {
-        Some(ClientError::Handshake { status: Some(got), .. }) if *got == status => {}
+        Some(ClientError::Handshake {
+            status: Some(got), ..
+        }) if *got == status => {}
         Some(other) => panic!("expected the upgrade to be refused with HTTP {status}; {other}"),
-        None => panic!("expected the upgrade to be refused with HTTP {status}; the socket was opened"),
+        None => {
+            panic!("expected the upgrade to be refused with HTTP {status}; the socket was opened")
+        }
     }
 }
 
 #[then(expr = "{string}'s agent-events socket is closed by the server")]
 async fn closed_by_server(w: &mut GoldenWorld, name: String) {
-    let timeout = w.timeouts().socket_connect.max(std::time::Duration::from_secs(5));
+    let timeout = w
+        .timeouts()
+        .socket_connect
+        .max(std::time::Duration::from_secs(5));
     let Some(socket) = w.sockets.get_mut(&name) else {
         panic!("{name:?} has no agent-events socket open");
     };
@@ -105,9 +134,13 @@ async fn closed_by_server(w: &mut GoldenWorld, name: String) {
             Ok(_) if !left.is_zero() => continue,
             Err(ClientError::SocketClosed { code: 1012, .. }) => break,
             Err(e @ (ClientError::SocketClosed { .. } | ClientError::SocketDied { .. })) => {
-                panic!("expected the server to close {name:?}'s agent-events socket with 1012 (service restart); {e}")
+                panic!(
+                    "expected the server to close {name:?}'s agent-events socket with 1012 (service restart); {e}"
+                )
             }
-            Ok(_) | Err(_) => panic!("the server did not close {name:?}'s agent-events socket within {timeout:?} of the restart"),
+            Ok(_) | Err(_) => panic!(
+                "the server did not close {name:?}'s agent-events socket within {timeout:?} of the restart"
+            ),
         }
     }
     w.sockets.remove(&name);

@@ -26,7 +26,10 @@ async fn posts(w: &mut GoldenWorld, name: String, content: String) {
         .post_message(&session, &thread_id, &content)
         .await
         .unwrap_or_else(|e| panic!("{name:?} could not post to the thread: {e}"));
-    assert_eq!(message.content, content, "the stack acknowledged different content");
+    assert_eq!(
+        message.content, content,
+        "the stack acknowledged different content"
+    );
     w.acknowledge(&name, &thread_id, "user", &content);
 }
 
@@ -49,13 +52,19 @@ async fn thread_holds_everything(w: &mut GoldenWorld, name: String) {
 }
 
 fn thread_messages_path(w: &GoldenWorld, thread_id: &str) -> String {
-    w.config().paths.thread_messages.fill(&[("thread_id", thread_id)])
+    w.config()
+        .paths
+        .thread_messages
+        .fill(&[("thread_id", thread_id)])
 }
 
 #[when(expr = "{string} tries to read {string}'s thread")]
 async fn tries_to_read(w: &mut GoldenWorld, name: String, owner: String) {
     let (thread_owner, thread_id) = w.current_thread();
-    assert_eq!(thread_owner, owner, "the current thread belongs to {thread_owner:?}");
+    assert_eq!(
+        thread_owner, owner,
+        "the current thread belongs to {thread_owner:?}"
+    );
     let session = w.session(&name);
     let result = w.client().messages(&session, &thread_id).await;
     w.record_result(result, "GET thread messages", 200);
@@ -64,9 +73,15 @@ async fn tries_to_read(w: &mut GoldenWorld, name: String, owner: String) {
 #[when(expr = "{string} tries to post the message {string} to {string}'s thread")]
 async fn tries_to_post_foreign(w: &mut GoldenWorld, name: String, content: String, owner: String) {
     let (thread_owner, thread_id) = w.current_thread();
-    assert_eq!(thread_owner, owner, "the current thread belongs to {thread_owner:?}");
+    assert_eq!(
+        thread_owner, owner,
+        "the current thread belongs to {thread_owner:?}"
+    );
     let session = w.session(&name);
-    let result = w.client().post_message(&session, &thread_id, &content).await;
+    let result = w
+        .client()
+        .post_message(&session, &thread_id, &content)
+        .await;
     w.record_result(result, "POST thread messages", 201);
 }
 
@@ -75,7 +90,10 @@ async fn tries_sized_message(w: &mut GoldenWorld, name: String, size: usize) {
     let (_, thread_id) = w.current_thread();
     let session = w.session(&name);
     let content = "x".repeat(size);
-    let result = w.client().post_message(&session, &thread_id, &content).await;
+    let result = w
+        .client()
+        .post_message(&session, &thread_id, &content)
+        .await;
     if result.is_ok() {
         w.acknowledge(&name, &thread_id, "user", &content);
     }
@@ -89,7 +107,10 @@ async fn tries_big_body(w: &mut GoldenWorld, name: String, bytes: usize) {
     let padding = bytes.saturating_sub(r#"{"content":""}"#.len());
     let body = format!(r#"{{"content":"{}"}}"#, "x".repeat(padding));
     let path = thread_messages_path(w, &thread_id);
-    let result = w.client().send(RawRequest::post(path).session(&session).json_text(body)).await;
+    let result = w
+        .client()
+        .send(RawRequest::post(path).session(&session).json_text(body))
+        .await;
     w.record(result, "POST thread messages");
 }
 
@@ -100,7 +121,11 @@ async fn tries_malformed(w: &mut GoldenWorld, name: String) {
     let path = thread_messages_path(w, &thread_id);
     let result = w
         .client()
-        .send(RawRequest::post(path).session(&session).json_text(r#"{"content": "unterminated"#))
+        .send(
+            RawRequest::post(path)
+                .session(&session)
+                .json_text(r#"{"content": "unterminated"#),
+        )
         .await;
     w.record(result, "POST thread messages");
 }

@@ -38,7 +38,10 @@ async fn registers(w: &mut GoldenWorld, name: String) {
 #[then("the registration is accepted with status 201 and returns a user id")]
 async fn registration_accepted(w: &mut GoldenWorld) {
     expect_status(w, 201, None);
-    let Some(Outcome::Answered { message: Some(id), .. }) = &w.last else {
+    let Some(Outcome::Answered {
+        message: Some(id), ..
+    }) = &w.last
+    else {
         panic!("the registration returned no user id");
     };
     assert!(!id.is_empty(), "the registration returned an empty user id");
@@ -70,25 +73,42 @@ async fn token_expires_in(w: &mut GoldenWorld, name: String, seconds: i64) {
     let json = raw.json.unwrap_or_default();
     let fields = &w.config().fields;
     assert!(
-        json.get(&fields.access_token).and_then(|t| t.as_str()).is_some_and(|t| !t.is_empty()),
+        json.get(&fields.access_token)
+            .and_then(|t| t.as_str())
+            .is_some_and(|t| !t.is_empty()),
         "the login answer has no {:?}: {}",
         fields.access_token,
         raw.body
     );
-    let kind = json.get("token_type").and_then(|t| t.as_str()).unwrap_or_default();
-    assert!(kind.eq_ignore_ascii_case("bearer"), "token_type is {kind:?}, expected \"bearer\"");
+    let kind = json
+        .get("token_type")
+        .and_then(|t| t.as_str())
+        .unwrap_or_default();
+    assert!(
+        kind.eq_ignore_ascii_case("bearer"),
+        "token_type is {kind:?}, expected \"bearer\""
+    );
     let expires = json.get("expires_in").and_then(serde_json::Value::as_i64);
-    assert_eq!(expires, Some(seconds), "expires_in is {expires:?}, expected {seconds}");
+    assert_eq!(
+        expires,
+        Some(seconds),
+        "expires_in is {expires:?}, expected {seconds}"
+    );
 }
 
 #[when(expr = "a visitor tries to register again with {string}'s email")]
 async fn registers_again(w: &mut GoldenWorld, name: String) {
     let user = w.user(&name).clone();
-    let result = w.client().register(&user.email, "another-password", "Someone Else").await;
+    let result = w
+        .client()
+        .register(&user.email, "another-password", "Someone Else")
+        .await;
     w.record_result(result, "register", 201);
 }
 
-#[when(regex = r"^a visitor tries to register with (an email without an at sign|a password of 7 characters|no display name)$")]
+#[when(
+    regex = r"^a visitor tries to register with (an email without an at sign|a password of 7 characters|no display name)$"
+)]
 async fn registers_invalid(w: &mut GoldenWorld, problem: String) {
     let user = User::fresh("visitor");
     let email_key = w.config().fields.email.clone();
@@ -101,7 +121,9 @@ async fn registers_invalid(w: &mut GoldenWorld, problem: String) {
         "an email without an at sign" => body[email_key.as_str()] = "no-at-sign.example.com".into(),
         "a password of 7 characters" => body["password"] = "1234567".into(),
         _ => {
-            body.as_object_mut().expect("an object").remove("display_name");
+            body.as_object_mut()
+                .expect("an object")
+                .remove("display_name");
         }
     }
     let path = w.config().paths.register.as_str().to_owned();
@@ -118,7 +140,8 @@ async fn wrong_password(w: &mut GoldenWorld, name: String) {
 
 #[when(regex = r#"^"([^"]+)" tries to list her threads with (.+)$"#)]
 async fn list_threads_with(w: &mut GoldenWorld, name: String, token: String) {
-    let kind = TokenKind::from_words(&token).unwrap_or_else(|| panic!("unknown kind of token: {token:?}"));
+    let kind =
+        TokenKind::from_words(&token).unwrap_or_else(|| panic!("unknown kind of token: {token:?}"));
     let user_id = w.user(&name).user_id.clone().unwrap_or_default();
     let token = mint(kind, &user_id, w.jwt_secret().as_deref()).unwrap_or_else(|e| panic!("{e}"));
     let path = w.config().paths.threads.as_str().to_owned();
