@@ -18,9 +18,10 @@ stall() {
 run() { # name, model flags...
   local name=$1; shift
   stall &
+  local stall_pid=$!
   GOLDENPATH_TARGET__BASE_URL=http://127.0.0.1:$PORT "$GP_BIN" load "$ROOT/bench/features/health.feature" \
     --tags @bench --duration "${D}s" --run-dir "$OUT/$name" "$@" >"$OUT/$name.log" 2>&1 || true
-  wait
+  wait "$stall_pid"  # a bare `wait` would also wait for the stack (a job of this shell) and hang
   python3 - "$OUT/$name/summary.json" "$name" <<'PY'
 import json, sys
 l = json.load(open(sys.argv[1]))["load"]; s = l["scenario"]

@@ -24,12 +24,12 @@ gp_rps() {
   local dir=$OUT/gp-$1
   GOLDENPATH_TARGET__BASE_URL=http://127.0.0.1:$PORT "$GP_BIN" load "$ROOT/bench/features/health.feature" \
     --tags @bench --users "$C" --duration "${D}s" --workers "$WORKERS" --run-dir "$dir" >"$OUT/gp-$1.log" 2>&1 || true
-  python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["load"]; print(round(l["throughput_per_s"]), "errors", l["iterations_failed"])' "$dir/summary.json"
+  python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["load"]; print(round(l["throughput_per_s"]), "req/s, errors", l["iterations_failed"], end="")' "$dir/summary.json"
 }
 
 echo "GET /health, $C connections, ${D}s each, $ROUNDS rounds (stack and tool share $(nproc) cores)"
 for r in $(seq "$ROUNDS"); do
   echo "round $r: oha        $(oha_rps) req/s"
   echo "round $r: wrk        $(wrk_rps) req/s"
-  echo "round $r: goldenpath $(gp_rps "$r") req/s"
+  echo "round $r: goldenpath $(gp_rps "$r")"
 done
