@@ -258,11 +258,18 @@ impl GoldenWorld {
         {
             return client.clone();
         }
+        let run_client = &self.ctx().client;
         let client = THREAD_POOL
             .with(|pool| {
-                pool.borrow_mut()
-                    .get_or_insert_with(|| self.ctx().client.fresh_pool())
-                    .with_base_url(&url)
+                let mut pool = pool.borrow_mut();
+                // A pool serves one run: another run has another contract.
+                let stale = pool
+                    .as_ref()
+                    .is_none_or(|c| !Arc::ptr_eq(c.contract_arc(), run_client.contract_arc()));
+                if stale {
+                    *pool = Some(run_client.fresh_pool());
+                }
+                pool.as_ref().expect("filled above").with_base_url(&url)
             })
             .unwrap_or_else(|e| panic!("cannot build a client for {url}: {e}"));
         self.client = Some(client.clone());
