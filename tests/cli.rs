@@ -247,6 +247,8 @@ fn docker_ids(kind: &str, label: &str) -> Vec<String> {
 /// recorded so far are still written.
 #[test]
 fn ctrl_c_removes_the_stacks_and_writes_partial_results() {
+    // By name too: a network testcontainers re-creates under a start in flight has no label.
+    let networks_before = docker_ids("network", "name=goldenpath-net");
     let reports = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_goldenpath"))
         .args(["run", "features/restart.feature", "--reports"])
@@ -286,6 +288,14 @@ fn ctrl_c_removes_the_stacks_and_writes_partial_results() {
     assert!(
         docker_ids("network", &label).is_empty(),
         "networks left behind"
+    );
+    let new_networks: Vec<_> = docker_ids("network", "name=goldenpath-net")
+        .into_iter()
+        .filter(|n| !networks_before.contains(n))
+        .collect();
+    assert!(
+        new_networks.is_empty(),
+        "unlabelled networks left behind: {new_networks:?}"
     );
     let summary = std::fs::read_dir(reports.path())
         .unwrap()

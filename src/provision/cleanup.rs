@@ -117,10 +117,13 @@ pub fn install_signal_cleanup() {
                         // A stack being created when the signal came is not tracked yet:
                         // sweep everything this process labelled, once more after in-flight
                         // creations have landed (new ones are refused, see `shutting_down`).
+                        // testcontainers creates a stack's network again, unlabelled, when
+                        // it was removed under a start in flight: remove tracked names again.
                         if let Some(docker) = docker.or(engine::connect().await.ok()) {
                             let own = format!("{PID_LABEL}={}", std::process::id());
                             let _ = sweep(&docker, &own, |_| true).await;
                             tokio::time::sleep(Duration::from_millis(500)).await;
+                            remove_live(Some(docker.clone())).await;
                             let _ = sweep(&docker, &own, |_| true).await;
                         }
                     })
