@@ -29,6 +29,13 @@ pub struct RunSummary {
     pub load: Option<LoadResult>,
 }
 
+impl RunSummary {
+    /// Every scenario of every feature, in order.
+    pub fn scenarios(&self) -> impl Iterator<Item = &ScenarioResult> {
+        self.features.iter().flat_map(|f| &f.scenarios)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {

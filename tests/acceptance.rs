@@ -30,12 +30,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let scenarios: Vec<_> = outcome
-        .summary
-        .features
-        .iter()
-        .flat_map(|f| &f.scenarios)
-        .collect();
+    let scenarios: Vec<_> = outcome.summary.scenarios().collect();
     let failed = scenarios
         .iter()
         .filter(|s| s.status != Status::Passed)

@@ -223,12 +223,7 @@ async fn main() -> ExitCode {
         opts.scenario_names = expected.iter().map(|(n, _)| (*n).to_owned()).collect();
         let result = match acceptance::run(opts).await {
             Ok(outcome) => {
-                let scenarios: Vec<_> = outcome
-                    .summary
-                    .features
-                    .iter()
-                    .flat_map(|f| &f.scenarios)
-                    .collect();
+                let scenarios: Vec<_> = outcome.summary.scenarios().collect();
                 verdict(&scenarios, &expected, fault)
             }
             Err(e) => Err(format!("{fault}: the run did not complete: {e}")),

@@ -8,16 +8,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use goldenpath::acceptance::GoldenWorld;
 use goldenpath::acceptance::context::RunContext;
 use goldenpath::acceptance::recorder::Record;
-use goldenpath::acceptance::target::StackTarget;
+use goldenpath::acceptance::target::{AdminRestart, StackTarget};
 use goldenpath::client::StackClient;
 use goldenpath::config::Config;
-use goldenpath::load::{self, LoadOptions, ProgressMode, RestartReport, RestartTarget, Threshold};
+use goldenpath::load::{self, LoadOptions, ProgressMode, Threshold};
 use goldenpath::summary::{LoadResult, Verdict};
 use tokio_util::sync::CancellationToken;
 
@@ -235,42 +234,17 @@ async fn a_latency_threshold_fails_against_a_slow_agent_and_passes_against_the_c
     }
 }
 
-/// Restarts the in-process stack through its admin endpoint, then waits for a new boot id.
-struct AdminRestart {
-    client: StackClient,
-    target: Arc<StackTarget>,
-}
-
-impl RestartTarget for AdminRestart {
-    fn restart(&self) -> BoxFuture<'_, anyhow::Result<RestartReport>> {
-        Box::pin(async move {
-            let old = self.client.health().await?.boot_id;
-            let admin = self.client.login_admin().await?;
-            self.client.restart(Some(&admin)).await?;
-            self.target
-                .wait_for_new_boot(&old, Duration::from_secs(20))
-                .await?;
-            let healthy_at = Instant::now();
-            let new = self.client.health().await?.boot_id;
-            Ok(RestartReport {
-                healthy_at,
-                old_boot_id: Some(old),
-                new_boot_id: Some(new),
-                base_url: Some(self.target.base_url()),
-            })
-        })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_run_is_survived_without_loss() {
     let stack = stack("").await;
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("load-restart");
     let (ctx, target) = context(&stack.url, dir.path());
+    // The same restart `goldenpath load --restart-at` uses.
     let restart = AdminRestart {
         client: StackClient::new(&stack.url, ctx.config.clone()).unwrap(),
         target,
+        timeout: Duration::from_secs(20),
     };
     let opts = LoadOptions {
         users: Some(3),

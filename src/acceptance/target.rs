@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::client::StackClient;
 use crate::provision::{ManagedStack, ProvisionError};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +40,6 @@ enum Kind {
 pub struct StackTarget {
     kind: Kind,
     url: watch::Sender<String>,
-    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for StackTarget {
@@ -57,7 +57,6 @@ impl StackTarget {
         Ok(Arc::new(Self {
             kind: Kind::Managed(Box::new(stack)),
             url: watch::Sender::new(url),
-            http: reqwest::Client::new(),
         }))
     }
 
@@ -65,7 +64,6 @@ impl StackTarget {
         Arc::new(Self {
             kind: Kind::External,
             url: watch::Sender::new(base_url.trim_end_matches('/').to_owned()),
-            http: reqwest::Client::new(),
         })
     }
 
@@ -90,16 +88,18 @@ impl StackTarget {
         }
     }
 
-    /// Wait until the stack answers `/health` healthy with a boot id other than
-    /// `old_boot_id`, looking the mapped port up again while it does.
+    /// Wait until the stack answers its health check healthy with a boot id other than
+    /// `old_boot_id`, looking the mapped port up again while it does. `client` speaks
+    /// the configured contract (a running stack may spell `/health` differently).
     pub async fn wait_for_new_boot(
         &self,
+        client: &StackClient,
         old_boot_id: &str,
         timeout: Duration,
     ) -> Result<String, TargetError> {
         let url = match &self.kind {
             Kind::Managed(stack) => stack.wait_for_new_boot(old_boot_id, timeout).await?,
-            Kind::External => self.poll_external(old_boot_id, timeout).await?,
+            Kind::External => self.poll_external(client, old_boot_id, timeout).await?,
         };
         self.url.send_replace(url.clone());
         Ok(url)
@@ -107,30 +107,30 @@ impl StackTarget {
 
     async fn poll_external(
         &self,
+        client: &StackClient,
         old_boot_id: &str,
         timeout: Duration,
     ) -> Result<String, TargetError> {
         let url = self.base_url();
+        let client = client
+            .with_base_url(&url)
+            .map_err(|e| TargetError::NoComeback {
+                url: url.clone(),
+                timeout,
+                last: e.to_string(),
+            })?;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut last = "no answer yet".to_owned();
         while tokio::time::Instant::now() < deadline {
-            match self
-                .http
-                .get(format!("{url}/health"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-            {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let body: serde_json::Value = resp.json().await.unwrap_or_default();
-                    let boot = body.get("boot_id").and_then(|b| b.as_str()).unwrap_or("");
-                    if status.is_success() && !boot.is_empty() && boot != old_boot_id {
-                        return Ok(url);
-                    }
-                    last = format!("GET /health answered {status} with boot id {boot:?}");
+            match client.health().await {
+                Ok(h) if h.boot_id != old_boot_id && !h.boot_id.is_empty() => return Ok(url),
+                Ok(h) => {
+                    last = format!(
+                        "health answered {:?} with boot id {:?}",
+                        h.status, h.boot_id
+                    )
                 }
-                Err(e) => last = format!("GET /health failed: {e}"),
+                Err(e) => last = e.to_string(),
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -178,7 +178,7 @@ impl StackTarget {
 #[derive(Debug)]
 pub struct AdminRestart {
     pub target: Arc<StackTarget>,
-    pub client: crate::client::StackClient,
+    pub client: StackClient,
     pub timeout: Duration,
 }
 
@@ -191,7 +191,10 @@ impl crate::load::RestartTarget for AdminRestart {
             let old = client.health().await?.boot_id;
             let admin = client.login_admin().await?;
             client.restart(Some(&admin)).await?;
-            let url = self.target.wait_for_new_boot(&old, self.timeout).await?;
+            let url = self
+                .target
+                .wait_for_new_boot(&client, &old, self.timeout)
+                .await?;
             let healthy_at = std::time::Instant::now();
             let new = client.with_base_url(&url)?.health().await?.boot_id;
             Ok(crate::load::RestartReport {

@@ -53,8 +53,9 @@ async fn comes_back(w: &mut GoldenWorld) {
         .clone()
         .expect("a restart was requested in this scenario");
     let timeout = w.timeouts().restart_comeback;
+    let client = w.client();
     let stack = w.stack().expect("a bound stack");
-    if let Err(e) = stack.wait_for_new_boot(&old, timeout).await {
+    if let Err(e) = stack.wait_for_new_boot(&client, &old, timeout).await {
         panic!("{e}");
     }
     let new = w.boot_id().await;
