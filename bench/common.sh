@@ -11,11 +11,13 @@ build_release() {
 }
 
 # start_stack PORT [FAULTS]: the release stack binary on 127.0.0.1:PORT with a fresh
-# data directory; sets STACK_PID and STACK_DATA.
+# data directory; sets STACK_PID and STACK_DATA. AGENT_THINK_MS, AGENT_TOOL_MS and
+# PASSWORD_HASHING pass through from the caller's environment.
 start_stack() {
   local port=$1 faults=${2:-}
   STACK_DATA=$(mktemp -d)
   PORT=$port DATA_DIR=$STACK_DATA FAULTS=$faults RUST_LOG=warn \
+    PASSWORD_HASHING=${PASSWORD_HASHING:-argon2id} \
     AGENT_THINK_MS=${AGENT_THINK_MS:-50} AGENT_TOOL_MS=${AGENT_TOOL_MS:-20} \
     "$STACK_BIN" >"$STACK_DATA/stack.log" 2>&1 &
   STACK_PID=$!

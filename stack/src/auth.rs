@@ -55,6 +55,10 @@ pub struct Auth {
     validation: Validation,
     ttl_s: u64,
     hashing: PasswordHashing,
+    /// One permit per core for Argon2 work: a burst of sign-ups queues here instead of
+    /// starting hundreds of 19 MiB hashes at once on the blocking pool (which took the
+    /// stack to 24 GiB and an OOM kill at 5,000 concurrent registrations).
+    hash_slots: tokio::sync::Semaphore,
     accept_unsigned: bool,
     users: RwLock<HashMap<String, Role>>,
 }
@@ -86,6 +90,9 @@ impl Auth {
             validation,
             ttl_s: config.token_ttl.as_secs(),
             hashing: config.password_hashing,
+            hash_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             accept_unsigned: config.faults.accept_unsigned_jwt,
             users: RwLock::new(users.into_iter().collect()),
         })
@@ -169,6 +176,11 @@ impl Auth {
     /// Hashes a password (on the blocking pool).
     pub async fn hash_password(&self, password: String) -> Result<String, ApiError> {
         let hashing = self.hashing;
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
         tokio::task::spawn_blocking(move || hash_password(hashing, &password))
             .await
             .map_err(ApiError::internal)?
@@ -176,6 +188,9 @@ impl Auth {
 
     /// Checks a password against a stored hash (on the blocking pool).
     pub async fn verify_password(&self, hash: String, password: String) -> bool {
+        let Ok(_slot) = self.hash_slots.acquire().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || verify_password(&hash, &password))
             .await
             .unwrap_or(false)

@@ -42,12 +42,15 @@ pub struct Config {
     /// Not part of the contract: it lets goldenpath prove that retargeting by
     /// configuration works. `/ws` stays the legacy alias whatever this says.
     pub websocket_path: String,
-    /// How passwords are hashed. Not read from the environment: tests choose
-    /// [`PasswordHashing::FastInsecure`] because Argon2 is slow in debug builds.
+    /// `PASSWORD_HASHING` (default `argon2id`; `fast-insecure` for load runs and
+    /// tests). Not part of the contract: at the default cost one registration takes
+    /// ~60 ms of CPU and 19 MiB, which caps sign-ups far below what a load run of
+    /// thousands of virtual users needs.
     pub password_hashing: PasswordHashing,
 }
 
-/// Argon2 cost parameters.
+/// Argon2 cost parameters. Stored hashes carry their own parameters, so a stack
+/// restarted with another setting still verifies every existing password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordHashing {
     /// Argon2id with the crate's recommended parameters (19 MiB, 2 passes).
@@ -145,7 +148,7 @@ impl Config {
             activity_log,
             faults: get("FAULTS").as_deref().unwrap_or("").parse()?,
             websocket_path,
-            password_hashing: PasswordHashing::Standard,
+            password_hashing: parse_hashing(get("PASSWORD_HASHING"))?,
         })
     }
 
@@ -180,6 +183,18 @@ fn parse_port(value: Option<String>) -> Result<u16, ConfigError> {
             name: "PORT",
             value: v,
             expected: "expected a port number 0-65535 (0 picks a free port)",
+        }),
+    }
+}
+
+fn parse_hashing(value: Option<String>) -> Result<PasswordHashing, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("argon2id") => Ok(PasswordHashing::Standard),
+        Some("fast-insecure") => Ok(PasswordHashing::FastInsecure),
+        Some(_) => Err(ConfigError::Invalid {
+            name: "PASSWORD_HASHING",
+            value: value.unwrap_or_default(),
+            expected: "expected argon2id (the default) or fast-insecure",
         }),
     }
 }
@@ -255,6 +270,7 @@ mod tests {
         assert_eq!(c.agent_tool, Duration::from_millis(20));
         assert_eq!(c.websocket_path, "/websocket");
         assert_eq!(c.admin_email, "admin@example.com");
+        assert_eq!(c.password_hashing, PasswordHashing::Standard);
         assert!(c.faults.is_empty());
     }
 
@@ -271,6 +287,14 @@ mod tests {
         assert!(cfg(&[("WEBSOCKET_PATH", "/ws")]).is_err());
         assert!(cfg(&[("WEBSOCKET_PATH", "events")]).is_err());
         assert!(cfg(&[("WEBSOCKET_PATH", "/a/{id}")]).is_err());
+        let e = cfg(&[("PASSWORD_HASHING", "md5")]).unwrap_err().to_string();
+        assert!(e.starts_with("invalid PASSWORD_HASHING \"md5\""), "{e}");
+        assert_eq!(
+            cfg(&[("PASSWORD_HASHING", "fast-insecure")])
+                .unwrap()
+                .password_hashing,
+            PasswordHashing::FastInsecure
+        );
         assert_eq!(
             cfg(&[("WEBSOCKET_PATH", "/agent-events")])
                 .unwrap()
