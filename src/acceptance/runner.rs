@@ -345,35 +345,22 @@ fn create(path: &Path) -> Result<std::fs::File, RunError> {
     })
 }
 
-async fn check_reachable(url: &str, config: &Config) -> Result<(), RunError> {
-    let health = format!(
-        "{}{}",
-        url.trim_end_matches('/'),
-        config.paths.health.as_str()
-    );
-    let client = reqwest::Client::builder()
-        .timeout(config.timeouts.http_request)
-        .build()
-        .map_err(|e| RunError::Unreachable {
-            url: url.to_owned(),
-            detail: e.to_string(),
-        })?;
-    match client.get(&health).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(RunError::Unreachable {
-            url: url.to_owned(),
-            detail: format!("GET {health} failed: {}", root_cause(&e)),
-        }),
-    }
-}
-
-/// The innermost cause: "Connection refused (os error 111)" rather than reqwest's layers.
-fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
+/// Any HTTP answer from the health path will do: a stack that answers 500 is
+/// reachable, and the features say what is wrong with it.
+async fn check_reachable(url: &str, config: &Arc<Config>) -> Result<(), RunError> {
+    let unreachable = |e: crate::client::ClientError| RunError::Unreachable {
+        url: url.to_owned(),
+        detail: match e {
+            crate::client::ClientError::Unreachable { reason, .. } => reason,
+            other => other.to_string(),
+        },
+    };
+    let client = crate::client::StackClient::new(url, config.clone()).map_err(unreachable)?;
+    client
+        .send(crate::client::RawRequest::get(config.paths.health.as_str()))
+        .await
+        .map(drop)
+        .map_err(unreachable)
 }
 
 fn environment(opts: &RunOptions, config: &Config, faults: &[String]) -> Environment {

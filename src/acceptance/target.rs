@@ -72,6 +72,11 @@ impl StackTarget {
         self.url.borrow().clone()
     }
 
+    /// Whether `url` is the base URL as last looked up (without copying it).
+    pub fn base_url_is(&self, url: &str) -> bool {
+        *self.url.borrow() == url
+    }
+
     /// Follow base-URL changes (after a restart the mapped port can change).
     pub fn subscribe(&self) -> watch::Receiver<String> {
         self.url.subscribe()

@@ -118,7 +118,8 @@ pub struct GoldenWorld {
     pub(crate) dashboard: Option<DashboardSocket>,
     pub(crate) dashboards: Vec<DashboardSocket>,
     pub(crate) boot_before: Option<String>,
-    pub(crate) boot_ids: Vec<String>,
+    /// The health answers of this scenario (iteration), in order.
+    pub(crate) health_answers: Vec<crate::client::Health>,
     pub(crate) document: Option<serde_json::Value>,
     pub(crate) docs_html: Option<String>,
     pub(crate) samples: Vec<EventSample>,
@@ -160,7 +161,7 @@ impl GoldenWorld {
             dashboard: None,
             dashboards: Vec::new(),
             boot_before: None,
-            boot_ids: Vec::new(),
+            health_answers: Vec::new(),
             document: None,
             docs_html: None,
             samples: Vec::new(),
@@ -252,12 +253,12 @@ impl GoldenWorld {
 
     /// The client for the stack's current base URL (it changes after a restart).
     pub fn client(&mut self) -> StackClient {
-        let url = self.target().base_url();
         if let Some(client) = &self.client
-            && client.base_url() == url
+            && self.target().base_url_is(client.base_url())
         {
             return client.clone();
         }
+        let url = self.target().base_url();
         let run_client = &self.ctx().client;
         let client = THREAD_POOL
             .with(|pool| {
@@ -598,7 +599,7 @@ impl GoldenWorld {
         self.thread = None;
         self.last_socket_error = None;
         self.boot_before = None;
-        self.boot_ids.clear();
+        self.health_answers.clear();
         self.document = None;
         self.docs_html = None;
     }

@@ -2,7 +2,7 @@
 //!
 //! [`StackClient`] is the one place where requests to the stack are built: the
 //! cucumber steps and the load mode's virtual users both call it. It is cheap to
-//! clone (an `Arc` and a pooled `reqwest::Client`) and `Send`. Every path, field and
+//! clone (an `Arc` and a pooled HTTP/1.1 [`transport`]) and `Send`. Every path, field and
 //! event name comes from [`crate::config::Config`], so a team's spellings are
 //! configuration, not code.
 //!
@@ -14,6 +14,7 @@
 mod dashboard;
 mod error;
 mod events;
+mod transport;
 mod types;
 mod ws;
 
@@ -42,7 +43,7 @@ pub type Path = SocketPath;
 /// The typed client for one stack. Clone it freely: clones share the HTTP pool.
 #[derive(Clone)]
 pub struct StackClient {
-    http: reqwest::Client,
+    http: transport::Transport,
     base_url: Arc<str>,
     contract: Arc<Config>,
 }
@@ -56,27 +57,32 @@ impl std::fmt::Debug for StackClient {
 }
 
 /// The parsed answer of a contract call, before typing.
-struct Reply {
-    endpoint: String,
+struct Reply<'a> {
+    method: http::Method,
+    path: &'a ApiPath,
     body: String,
     json: Value,
+}
+
+impl Reply<'_> {
+    /// "GET /api/threads/{thread_id}", built only when an error needs it.
+    fn endpoint(&self) -> String {
+        endpoint_name(&self.method, self.path)
+    }
 }
 
 impl StackClient {
     /// A client for the stack at `base_url` (`http://host:port`), with an HTTP client
     /// built from the configured timeouts.
     pub fn new(base_url: &str, contract: Arc<Config>) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .timeout(contract.timeouts.http_request)
-            .connect_timeout(contract.timeouts.socket_connect)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("goldenpath/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::InvalidUrl {
-                url: base_url.to_owned(),
-                detail: format!("cannot build the HTTP client: {e}"),
-            })?;
-        Self::with_http(http, base_url, contract)
+        Ok(StackClient {
+            http: transport::Transport::new(
+                contract.timeouts.socket_connect,
+                contract.timeouts.http_request,
+            ),
+            base_url: normalise_base(base_url)?.into(),
+            contract,
+        })
     }
 
     /// The same stack and contract with a connection pool of its own (a pool's
@@ -84,19 +90,6 @@ impl StackClient {
     pub fn fresh_pool(&self) -> Self {
         Self::new(&self.base_url, self.contract.clone())
             .expect("the base URL was valid when this client was built")
-    }
-
-    /// A client that uses a given `reqwest::Client` (its own timeouts apply).
-    pub fn with_http(
-        http: reqwest::Client,
-        base_url: &str,
-        contract: Arc<Config>,
-    ) -> Result<Self, ClientError> {
-        Ok(StackClient {
-            http,
-            base_url: normalise_base(base_url)?.into(),
-            contract,
-        })
     }
 
     /// The base URL, without a trailing slash.
@@ -471,42 +464,38 @@ impl StackClient {
     /// Sends any request and returns whatever came back. Only transport failures
     /// (unreachable, timeout, broken connection) are errors.
     pub async fn send(&self, request: RawRequest) -> Result<RawResponse, ClientError> {
-        let endpoint = format!("{} {}", request.method, request.path);
-        let span =
-            tracing::info_span!("http", endpoint = %endpoint, status = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "http",
+            method = %request.method,
+            path = %request.path,
+            status = tracing::field::Empty
+        );
         async {
+            let endpoint = || format!("{} {}", request.method, request.path);
             let url = self.url(&request.path);
-            let mut builder = self.http.request(request.method.clone(), &url);
-            if let Some(token) = &request.bearer {
-                builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-            }
-            for (k, v) in &request.headers {
-                builder = builder.header(k.as_str(), v.as_str());
-            }
-            builder = match request.body {
-                RawBody::Empty => builder,
-                RawBody::Json(v) => builder.json(&v),
-                RawBody::Text { content_type, text } => builder
-                    .header(http::header::CONTENT_TYPE, content_type)
-                    .body(text),
-            };
-            let response = builder
-                .send()
+            let http_request =
+                self.http_request(&request, &url)
+                    .map_err(|detail| ClientError::Transport {
+                        endpoint: endpoint(),
+                        detail,
+                    })?;
+            let (parts, bytes) = self
+                .http
+                .exchange(http_request)
                 .await
-                .map_err(|e| self.transport_error(&endpoint, &url, e))?;
-            let status = response.status().as_u16();
+                .map_err(|e| self.transport_error(&endpoint(), &url, e))?;
+            let status = parts.status.as_u16();
             tracing::Span::current().record("status", status);
-            let headers = response.headers().clone();
-            let body = response
-                .text()
-                .await
-                .map_err(|e| self.transport_error(&endpoint, &url, e))?;
+            let body = match String::from_utf8(bytes.into()) {
+                Ok(text) => text,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            };
             let json: Option<Value> = serde_json::from_str(&body).ok();
             let (error_code, error_message) = self.error_envelope(json.as_ref());
             tracing::debug!(status, bytes = body.len(), "answered");
             Ok(RawResponse {
                 status,
-                headers,
+                headers: parts.headers,
                 body,
                 json,
                 error_code,
@@ -515,6 +504,51 @@ impl StackClient {
         }
         .instrument(span)
         .await
+    }
+
+    /// The `http::Request` for a [`RawRequest`]; an unusable header or path is
+    /// reported in words.
+    fn http_request(
+        &self,
+        request: &RawRequest,
+        url: &str,
+    ) -> Result<http::Request<http_body_util::Full<bytes::Bytes>>, String> {
+        // Most paths are plain; the url crate percent-encodes the rest (spaces,
+        // non-ASCII) the way a browser would.
+        let uri: http::Uri = match url.parse() {
+            Ok(uri) => uri,
+            Err(_) => url::Url::parse(url)
+                .map_err(|e| format!("cannot build a URL from {url:?}: {e}"))?
+                .as_str()
+                .parse()
+                .map_err(|e| format!("cannot build a URL from {url:?}: {e}"))?,
+        };
+        let mut builder = http::Request::builder()
+            .method(request.method.clone())
+            .uri(uri)
+            .header(http::header::USER_AGENT, USER_AGENT);
+        if let Some(token) = &request.bearer {
+            builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (k, v) in &request.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let body = match &request.body {
+            RawBody::Empty => bytes::Bytes::new(),
+            RawBody::Json(v) => {
+                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+                serde_json::to_vec(v)
+                    .map_err(|e| format!("cannot encode the JSON body: {e}"))?
+                    .into()
+            }
+            RawBody::Text { content_type, text } => {
+                builder = builder.header(http::header::CONTENT_TYPE, content_type.as_str());
+                bytes::Bytes::from(text.clone())
+            }
+        };
+        builder
+            .body(http_body_util::Full::new(body))
+            .map_err(|e| format!("cannot build the request: {e}"))
     }
 
     // ---- WebSockets --------------------------------------------------------------
@@ -568,65 +602,58 @@ impl StackClient {
     // ---- internals ---------------------------------------------------------------
 
     /// One contract call: builds the request, checks the promised status, parses JSON.
-    async fn call(
+    async fn call<'a>(
         &self,
         method: http::Method,
-        path: &ApiPath,
+        path: &'a ApiPath,
         params: &[(&str, &str)],
         session: Option<&Session>,
         body: Option<Value>,
         expected: u16,
-    ) -> Result<Reply, ClientError> {
-        let endpoint = endpoint_name(&method, path);
-        let mut request = RawRequest::new(method, path.fill(params));
+    ) -> Result<Reply<'a>, ClientError> {
+        let mut request = RawRequest::new(method.clone(), path.fill(params));
         if let Some(s) = session {
             request = request.session(s);
         }
         if let Some(b) = body {
             request = request.json(b);
         }
-        let span = tracing::info_span!("call", endpoint = %endpoint);
-        let raw = self.send(request).instrument(span).await?;
+        let raw = self.send(request).await?;
         if raw.status != expected {
-            let err = status_error(endpoint, &raw, expected);
+            let err = status_error(endpoint_name(&method, path), &raw, expected);
             tracing::debug!(%err, "unexpected status");
             return Err(err);
         }
-        let json = match raw.json {
-            Some(v) => v,
-            None => {
-                return Err(ClientError::Decode {
-                    endpoint,
-                    detail: "the body is not JSON".into(),
-                    body_excerpt: error::excerpt(&raw.body, 200),
-                });
-            }
+        let Some(json) = raw.json else {
+            return Err(ClientError::Decode {
+                endpoint: endpoint_name(&method, path),
+                detail: "the body is not JSON".into(),
+                body_excerpt: error::excerpt(&raw.body, 200),
+            });
         };
         Ok(Reply {
-            endpoint,
+            method,
+            path,
             body: raw.body,
             json,
         })
     }
 
-    fn transport_error(&self, endpoint: &str, url: &str, e: reqwest::Error) -> ClientError {
-        if e.is_timeout() {
-            return ClientError::Timeout {
+    fn transport_error(&self, endpoint: &str, url: &str, e: transport::Failure) -> ClientError {
+        match e {
+            transport::Failure::TimedOut(after) => ClientError::Timeout {
                 endpoint: endpoint.to_owned(),
-                after: self.contract.timeouts.http_request,
-            };
-        }
-        let reason = root_reason(&e);
-        if e.is_connect() {
-            return ClientError::Unreachable {
+                after,
+            },
+            transport::Failure::Connect(e) => ClientError::Unreachable {
                 url: origin_of(url),
-                reason,
+                reason: root_reason(&e),
                 source: Some(Box::new(e)),
-            };
-        }
-        ClientError::Transport {
-            endpoint: endpoint.to_owned(),
-            detail: reason,
+            },
+            transport::Failure::Broken(e) => ClientError::Transport {
+                endpoint: endpoint.to_owned(),
+                detail: root_reason(e.as_ref()),
+            },
         }
     }
 
@@ -638,7 +665,7 @@ impl StackClient {
         (opt_str(err, &f.error_code), opt_str(err, &f.error_message))
     }
 
-    fn req_str(&self, r: &Reply, v: &Value, key: &str) -> Result<String, ClientError> {
+    fn req_str(&self, r: &Reply<'_>, v: &Value, key: &str) -> Result<String, ClientError> {
         match v.get(key) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(other) => Err(decode(
@@ -700,9 +727,9 @@ fn status_error(endpoint: String, raw: &RawResponse, expected: u16) -> ClientErr
     }
 }
 
-fn decode(r: &Reply, detail: String) -> ClientError {
+fn decode(r: &Reply<'_>, detail: String) -> ClientError {
     ClientError::Decode {
-        endpoint: r.endpoint.clone(),
+        endpoint: r.endpoint(),
         detail,
         body_excerpt: error::excerpt(&r.body, 200),
     }
@@ -728,6 +755,8 @@ fn normalise_base(base_url: &str) -> Result<String, ClientError> {
         }),
     }
 }
+
+const USER_AGENT: &str = concat!("goldenpath/", env!("CARGO_PKG_VERSION"));
 
 /// `http://127.0.0.1:1234` of a full URL.
 fn origin_of(url: &str) -> String {
