@@ -140,6 +140,11 @@ pub struct Profile {
     /// After `duration`, in-flight iterations may finish for this long (default 30s).
     #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
     pub graceful_stop: Option<Duration>,
+    /// Closed model: after a failed iteration a user waits this long before its next
+    /// one, doubling with each further failure in a row up to 16 times (default
+    /// 100ms; `0s` retries at once). Keeps users from hammering a stack that is down.
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub failure_pause: Option<Duration>,
     /// Hard cap on the run's time when only `iterations` bounds it (default 1h).
     #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<Duration>,

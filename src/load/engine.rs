@@ -551,7 +551,8 @@ async fn join_users<W>(tasks: Vec<tokio::task::JoinHandle<Vu<W>>>) -> Vec<Vu<W>>
     out
 }
 
-/// Closed model: start after the ramp-up offset, then iterations back to back.
+/// Closed model: start after the ramp-up offset, then iterations back to back, with a
+/// growing pause after failed ones (a stack that is down is not hammered).
 async fn closed_user<W: VirtualUser>(
     mut vu: Vu<W>,
     worker: Rc<Worker<W>>,
@@ -562,11 +563,23 @@ async fn closed_user<W: VirtualUser>(
         () = worker.stop_starting.cancelled() => return vu,
     }
     worker.active_users.fetch_add(1, Ordering::Relaxed);
+    let mut failures_in_a_row = 0;
     while !worker.stop_starting.is_cancelled()
         && Instant::now() < worker.deadline
         && worker.budget.try_claim()
     {
-        run_iteration(&mut vu, &worker, Instant::now()).await;
+        if run_iteration(&mut vu, &worker, Instant::now()).await {
+            failures_in_a_row = 0;
+            continue;
+        }
+        failures_in_a_row += 1;
+        let pause = worker.shape.failure_pause_after(failures_in_a_row);
+        if !pause.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = worker.stop_starting.cancelled() => {}
+            }
+        }
     }
     worker.active_users.fetch_sub(1, Ordering::Relaxed);
     vu
@@ -656,24 +669,31 @@ async fn dispatch<W: VirtualUser>(worker: &Worker<W>, pool: &Pool, index: usize,
 /// `scheduled` is when the iteration should have started: in the open model the
 /// arrival's instant, so the wait for a late start counts in the first step, the
 /// events and the whole iteration (coordinated omission); in the closed model, now.
-async fn run_iteration<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled: Instant) {
-    let finished = {
+///
+/// True when every step passed.
+async fn run_iteration<W: VirtualUser>(
+    vu: &mut Vu<W>,
+    worker: &Worker<W>,
+    scheduled: Instant,
+) -> bool {
+    let passed = {
         let steps = steps_of(vu, worker, scheduled);
         tokio::pin!(steps);
         tokio::select! {
             biased;
-            () = worker.abort.cancelled() => false,
-            () = &mut steps => true,
+            () = worker.abort.cancelled() => None,
+            ok = &mut steps => Some(ok),
         }
     };
-    if !finished {
+    if passed.is_none() {
         vu.world.drain_event_samples();
         vu.world.end_iteration();
         worker.recorder.borrow_mut().interrupted();
     }
+    passed == Some(true)
 }
 
-async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled: Instant) {
+async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled: Instant) -> bool {
     let plan = &worker.plan;
     let scenario =
         &plan.scenarios[((vu.index + vu.iterations) % plan.scenarios.len() as u64) as usize];
@@ -751,6 +771,7 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
     if ok {
         note_reconnect(vu, worker, Some((began, ended)));
     }
+    ok
 }
 
 /// Measures the user's reconnect time after a restart, once.
@@ -928,6 +949,63 @@ mod tests {
         // The default error-rate threshold is not configured, so only the implicit ones.
         assert!(out.thresholds_passed);
         assert_eq!(out.summary.verdict, Verdict::Pass);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_user_pauses_before_retrying_and_the_pause_can_be_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("down.feature");
+        std::fs::write(
+            &path,
+            "@load\nFeature: Down\n  Scenario: always fails\n    Given a counter\n    Then user 0 fails every 1th iteration\n",
+        )
+        .unwrap();
+        let run = |failure_pause: Option<Duration>, name: &str| {
+            let mut config = LoadConfig::default();
+            config.profiles.insert(
+                "down".into(),
+                Profile {
+                    users: Some(1),
+                    duration: Some(Duration::from_secs(1)),
+                    failure_pause,
+                    ..Profile::default()
+                },
+            );
+            LoadOptions {
+                features: vec![path.clone()],
+                profile: Some("down".into()),
+                run_dir: dir.path().join(name),
+                progress: ProgressMode::Off,
+                config,
+                ..LoadOptions::default()
+            }
+        };
+        // Default pause: 100, 200, 400, 800 ms after failures 1-4: at most 5 in 1 s.
+        let out = run_load::<Counter>(run(None, "paused"), (), None, CancellationToken::new())
+            .await
+            .unwrap();
+        let paused = out.summary.load.as_ref().unwrap();
+        assert!(
+            (2..=5).contains(&paused.iterations_failed),
+            "{} failed iterations",
+            paused.iterations_failed
+        );
+        assert_eq!(paused.iterations, paused.iterations_failed);
+        // No pause: back to back, hundreds in the same second.
+        let out = run_load::<Counter>(
+            run(Some(Duration::ZERO), "unpaused"),
+            (),
+            None,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let unpaused = out.summary.load.as_ref().unwrap();
+        assert!(
+            unpaused.iterations_failed > 100,
+            "{} failed iterations",
+            unpaused.iterations_failed
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,8 @@ pub struct Shape {
     /// In-flight iterations may finish for this long after `duration`.
     pub graceful_stop: Duration,
     pub step_timeout: Duration,
+    /// Closed model: the pause after a failed iteration (see [`Shape::failure_pause_after`]).
+    pub failure_pause: Duration,
     pub restart_at: Option<Duration>,
     pub workers: usize,
 }
@@ -57,6 +59,9 @@ pub struct Shape {
 pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(3600);
 pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_FAILURE_PAUSE: Duration = Duration::from_millis(100);
+/// The failure pause doubles up to this multiple of itself.
+const FAILURE_PAUSE_MAX_FACTOR: u32 = 16;
 
 impl Shape {
     /// Checks a (profile merged with command-line flags) and fills defaults.
@@ -117,9 +122,20 @@ impl Shape {
             iterations: p.iterations,
             graceful_stop: p.graceful_stop.unwrap_or(DEFAULT_GRACEFUL_STOP),
             step_timeout: p.step_timeout.unwrap_or(DEFAULT_STEP_TIMEOUT),
+            failure_pause: p.failure_pause.unwrap_or(DEFAULT_FAILURE_PAUSE),
             restart_at: p.restart_at,
             workers,
         })
+    }
+
+    /// Closed model: how long a user waits after its `failures_in_a_row`-th failed
+    /// iteration in a row (1 for the first): the pause, doubled each time, capped.
+    pub fn failure_pause_after(&self, failures_in_a_row: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(failures_in_a_row.saturating_sub(1))
+            .unwrap_or(u32::MAX)
+            .min(FAILURE_PAUSE_MAX_FACTOR);
+        self.failure_pause * factor
     }
 
     /// Virtual users (global indices) that worker `w` holds.
@@ -195,6 +211,22 @@ mod tests {
 
     fn profile() -> Profile {
         Profile::default()
+    }
+
+    #[test]
+    fn the_failure_pause_doubles_up_to_sixteen_times() {
+        let mut p = profile();
+        p.users = Some(1);
+        p.duration = Some(Duration::from_secs(1));
+        let shape = Shape::resolve(&p, 2).unwrap();
+        let ms = |n| shape.failure_pause_after(n).as_millis();
+        assert_eq!(
+            [ms(1), ms(2), ms(3), ms(5), ms(6), ms(40)],
+            [100, 200, 400, 1600, 1600, 1600]
+        );
+        p.failure_pause = Some(Duration::ZERO);
+        let shape = Shape::resolve(&p, 2).unwrap();
+        assert_eq!(shape.failure_pause_after(7), Duration::ZERO);
     }
 
     #[test]
