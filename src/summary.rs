@@ -136,6 +136,10 @@ pub struct LoadResult {
     pub duration_s: f64,
     pub iterations: u64,
     pub iterations_failed: u64,
+    /// Iterations cut short by the end of the graceful stop or by Ctrl-C: neither
+    /// passed nor failed, and not in `iterations`.
+    #[serde(default)]
+    pub iterations_interrupted: u64,
     /// Open model: scheduled iterations that found no free user.
     pub dropped: u64,
     pub throughput_per_s: f64,

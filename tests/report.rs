@@ -465,6 +465,7 @@ fn load_summary(run_dir: &Path, shape: &LoadShape) -> RunSummary {
             duration_s: shape.seconds as f64,
             iterations,
             iterations_failed: scenario.errors,
+            iterations_interrupted: 0,
             dropped: 0,
             throughput_per_s: iterations as f64 / shape.seconds as f64,
             scenario,

@@ -1084,6 +1084,17 @@ mod tests {
         assert!(out.interrupted);
         let l = out.summary.load.as_ref().unwrap();
         assert!(l.iterations > 10);
+        // User 0 never fails, so it is always inside an iteration; user 1 may be in
+        // its pause after a failure.
+        assert!(
+            (1..=2).contains(&l.iterations_interrupted),
+            "{} interrupted",
+            l.iterations_interrupted
+        );
+        assert!(
+            out.text
+                .contains(&format!("{} interrupted", l.iterations_interrupted))
+        );
         assert!(out.run_dir.join("summary.json").is_file());
         assert_eq!(
             out.summary.verdict,

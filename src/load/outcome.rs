@@ -286,6 +286,7 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         duration_s: f.measured.as_secs_f64(),
         iterations: counters.iterations,
         iterations_failed: counters.iterations_failed,
+        iterations_interrupted: counters.interrupted,
         dropped: counters.dropped,
         throughput_per_s: throughput,
         scenario,
@@ -319,7 +320,7 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         features: Vec::new(),
         load: Some(load),
     };
-    let text = render_text(&summary, f, counters.interrupted);
+    let text = render_text(&summary, f);
     Built {
         passed: verdict == Verdict::Pass,
         summary,
@@ -337,7 +338,7 @@ pub fn write(run_dir: &Path, summary: &RunSummary) -> Result<(), crate::report::
 }
 
 /// The text printed at the end of a run.
-pub fn render_text(s: &RunSummary, f: &RunFacts<'_>, interrupted_iterations: u64) -> String {
+pub fn render_text(s: &RunSummary, f: &RunFacts<'_>) -> String {
     let Some(l) = &s.load else {
         return String::new();
     };
@@ -359,7 +360,7 @@ pub fn render_text(s: &RunSummary, f: &RunFacts<'_>, interrupted_iterations: u64
     let _ = writeln!(
         o,
         "iterations {} ({} failed, {} interrupted, {} dropped), {:.1} iterations/s",
-        l.iterations, l.iterations_failed, interrupted_iterations, l.dropped, l.throughput_per_s
+        l.iterations, l.iterations_failed, l.iterations_interrupted, l.dropped, l.throughput_per_s
     );
     let _ = writeln!(
         o,

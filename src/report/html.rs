@@ -375,7 +375,8 @@ fn load_section(load: &LoadResult, run_dir: Option<&Path>) -> Markup {
                     tr { th { "Duration" } td { (duration_s(load.duration_s)) } }
                     tr { th { "Iterations" } td { (count(load.iterations)) " ("
                         span class=[(load.iterations_failed > 0).then_some("failed-text")] { (count(load.iterations_failed)) " failed" }
-                        ", " (count(load.dropped)) " dropped) · "
+                        ", " (count(load.iterations_interrupted)) " interrupted, "
+                        (count(load.dropped)) " dropped) · "
                         (format!("{:.1}", load.throughput_per_s)) " iterations/s" } }
                     tr class=[(load.misdelivered_events > 0).then_some("failed")] {
                         th { "Misdelivered events" } td { (count(load.misdelivered_events)) " (must be 0)" } }

@@ -205,9 +205,10 @@ fn load_part(out: &mut String, load: &LoadResult) {
     );
     let _ = writeln!(
         out,
-        "{} iterations ({} failed, {} dropped), {:.1} iterations/s; misdelivered events: {}; lost messages: {} of {} acknowledged\n",
+        "{} iterations ({} failed, {} interrupted, {} dropped), {:.1} iterations/s; misdelivered events: {}; lost messages: {} of {} acknowledged\n",
         count(load.iterations),
         count(load.iterations_failed),
+        count(load.iterations_interrupted),
         count(load.dropped),
         load.throughput_per_s,
         count(load.misdelivered_events),
