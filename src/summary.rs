@@ -143,7 +143,12 @@ pub struct LoadResult {
     /// Open model: scheduled iterations that found no free user.
     pub dropped: u64,
     pub throughput_per_s: f64,
+    /// The whole iteration, all scenarios together.
     pub scenario: Distribution,
+    /// The whole iteration of each scenario, in plan order, when the run has several
+    /// (empty when `scenario` is the only one).
+    #[serde(default)]
+    pub scenarios: Vec<Distribution>,
     pub steps: Vec<Distribution>,
     pub events: Vec<Distribution>,
     pub errors: Vec<ErrorGroup>,

@@ -469,6 +469,7 @@ fn load_summary(run_dir: &Path, shape: &LoadShape) -> RunSummary {
             dropped: 0,
             throughput_per_s: iterations as f64 / shape.seconds as f64,
             scenario,
+            scenarios: Vec::new(),
             steps,
             events,
             errors: vec![

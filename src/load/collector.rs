@@ -19,12 +19,18 @@ use super::progress::{Progress, Snapshot};
 #[derive(Debug, Clone)]
 pub struct SeriesNames {
     pub steps: Vec<String>,
+    /// The planned scenarios' names.
+    pub scenarios: Vec<String>,
 }
 
 impl SeriesNames {
     pub fn name(&self, key: &SeriesKey) -> String {
         match key {
             SeriesKey::Scenario => "scenario".to_owned(),
+            SeriesKey::ScenarioOf(i) => self
+                .scenarios
+                .get(*i)
+                .map_or_else(|| format!("scenario {i}"), |n| format!("scenario: {n}")),
             SeriesKey::Step(i) => self
                 .steps
                 .get(*i)
@@ -39,6 +45,11 @@ impl SeriesNames {
     pub fn hlog_file(&self, key: &SeriesKey) -> String {
         let file = match key {
             SeriesKey::Scenario => hlog::file_name("scenario", None, ""),
+            SeriesKey::ScenarioOf(i) => hlog::file_name(
+                "scenario",
+                Some(*i),
+                self.scenarios.get(*i).map_or("", String::as_str),
+            ),
             SeriesKey::Step(i) => hlog::file_name("step", Some(*i), &self.name(key)),
             SeriesKey::Event(e) => hlog::file_name("event", None, e),
             SeriesKey::Reconnect => hlog::file_name("reconnect", None, ""),
@@ -62,7 +73,8 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Creates `run_dir/hlog/` and one log per step and for the scenario.
+    /// Creates `run_dir/hlog/` and one log per step, for the whole iteration, and per
+    /// scenario when there are several.
     pub fn new(
         workers: usize,
         names: SeriesNames,
@@ -85,6 +97,11 @@ impl Collector {
             names,
         };
         c.open(&SeriesKey::Scenario)?;
+        if c.names.scenarios.len() > 1 {
+            for i in 0..c.names.scenarios.len() {
+                c.open(&SeriesKey::ScenarioOf(i))?;
+            }
+        }
         for i in 0..c.names.steps.len() {
             c.open(&SeriesKey::Step(i))?;
         }

@@ -204,6 +204,7 @@ pub async fn run_load<W: VirtualUser>(
     let start_wall = SystemTime::now() + START_DELAY;
     let names = SeriesNames {
         steps: plan.steps.iter().map(|s| s.name.clone()).collect(),
+        scenarios: plan.scenarios.iter().map(|s| s.name.clone()).collect(),
     };
     let active_users = Arc::new(AtomicU64::new(0));
     let mut collector = Collector::new(
@@ -418,6 +419,7 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
         setup.index,
         setup.start,
         setup.plan.steps.len(),
+        setup.plan.scenarios.len(),
         Box::new(move |r| {
             let _ = tx.send(WorkerMsg::Report(r));
         }),
@@ -695,8 +697,8 @@ async fn run_iteration<W: VirtualUser>(
 
 async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled: Instant) -> bool {
     let plan = &worker.plan;
-    let scenario =
-        &plan.scenarios[((vu.index + vu.iterations) % plan.scenarios.len() as u64) as usize];
+    let scenario_index = ((vu.index + vu.iterations) % plan.scenarios.len() as u64) as usize;
+    let scenario = &plan.scenarios[scenario_index];
     let began = Instant::now();
     let lag = began.saturating_duration_since(scheduled);
     let mut ok = true;
@@ -762,10 +764,11 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
     }
     vu.world.end_iteration();
     let ended = Instant::now();
-    worker
-        .recorder
-        .borrow_mut()
-        .iteration(ended.saturating_duration_since(scheduled), ok);
+    worker.recorder.borrow_mut().iteration(
+        scenario_index,
+        ended.saturating_duration_since(scheduled),
+        ok,
+    );
     vu.iterations += 1;
     vu.restart.iteration_done(&worker.clock);
     if ok {
@@ -812,7 +815,7 @@ mod tests {
     use super::*;
     use crate::load::config::Threshold;
     use crate::load::vu::EventSample;
-    use crate::summary::Verdict;
+    use crate::summary::{Distribution, Verdict};
 
     #[derive(cucumber::World, Debug, Default)]
     struct Counter {
@@ -913,6 +916,10 @@ mod tests {
         let l = out.summary.load.as_ref().unwrap();
         assert_eq!(l.model, "closed");
         assert_eq!(l.iterations, 40);
+        assert!(
+            l.scenarios.is_empty(),
+            "one scenario: `scenario` says it all"
+        );
         assert_eq!(l.steps.len(), 3, "background + 2 steps");
         // Every iteration runs the background and the bump; user 1 fails every 4th at step 3.
         assert_eq!(l.steps[0].count, 40);
@@ -1006,6 +1013,38 @@ mod tests {
             "{} failed iterations",
             unpaused.iterations_failed
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn several_scenarios_get_a_distribution_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = LoadOptions {
+            users: Some(3),
+            iterations: Some(30),
+            tags: Some("@load".into()),
+            ..options(dir.path(), 1)
+        };
+        let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
+            .await
+            .unwrap();
+        let l = out.summary.load.as_ref().unwrap();
+        let names: Vec<&str> = l.scenarios.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["scenario: bump", "scenario: not selected"]);
+        let total = |d: &Distribution| d.count + d.errors;
+        assert_eq!(l.scenarios.iter().map(total).sum::<u64>(), l.iterations);
+        assert_eq!(total(&l.scenario), l.iterations);
+        // Users take the scenarios in turn.
+        assert!(
+            l.scenarios.iter().all(|d| total(d) >= 10),
+            "{:?}",
+            l.scenarios
+        );
+        assert_eq!(l.scenarios[1].errors, 0, "the other scenario never fails");
+        for d in &l.scenarios {
+            let hlog = out.run_dir.join(d.hlog.as_ref().unwrap());
+            assert_eq!(crate::load::hlog::merge(&[&hlog]).unwrap().len(), d.count);
+        }
+        assert!(out.text.contains("scenario: not selected"), "{}", out.text);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,8 +36,10 @@ pub fn micros(d: Duration) -> u64 {
 /// What a histogram measures.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SeriesKey {
-    /// A whole iteration of a scenario (all scenarios of the run together).
+    /// A whole iteration (all scenarios of the run together).
     Scenario,
+    /// A whole iteration of one planned scenario; only kept when the run has several.
+    ScenarioOf(usize),
     /// A step position in the plan (see `plan::Plan::steps`).
     Step(usize),
     /// An agent event type: from the execute request to the event's arrival.
@@ -190,6 +192,8 @@ pub struct Recorder {
     current: u64,
     steps: Vec<Series>,
     scenario: Series,
+    /// One per planned scenario when there are several, else empty.
+    scenarios: Vec<Series>,
     events: Vec<(String, Series)>,
     reconnect: Series,
     counters: Counters,
@@ -198,18 +202,23 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// `scenarios`: the planned scenarios; each gets a distribution of its own when
+    /// there are several.
     pub fn new(
         worker: usize,
         start: Instant,
         steps: usize,
+        scenarios: usize,
         sink: Box<dyn FnMut(WorkerReport)>,
     ) -> Recorder {
+        let separate = if scenarios > 1 { scenarios } else { 0 };
         Recorder {
             worker,
             start,
             current: 0,
             steps: (0..steps).map(|_| Series::new()).collect(),
             scenario: Series::new(),
+            scenarios: (0..separate).map(|_| Series::new()).collect(),
             events: Vec::new(),
             reconnect: Series::new(),
             counters: Counters::default(),
@@ -239,6 +248,9 @@ impl Recorder {
             take(SeriesKey::Step(i), s);
         }
         take(SeriesKey::Scenario, &mut self.scenario);
+        for (i, s) in self.scenarios.iter_mut().enumerate() {
+            take(SeriesKey::ScenarioOf(i), s);
+        }
         take(SeriesKey::Reconnect, &mut self.reconnect);
         for (name, s) in &mut self.events {
             take(SeriesKey::Event(name.clone()), s);
@@ -295,14 +307,20 @@ impl Recorder {
         self.errors.add(ErrorKey { step: None, class }, example);
     }
 
-    pub fn iteration(&mut self, took: Duration, ok: bool) {
+    /// A finished iteration of planned scenario `scenario`.
+    pub fn iteration(&mut self, scenario: usize, took: Duration, ok: bool) {
         self.roll(Instant::now());
         self.counters.iterations += 1;
-        if ok {
-            self.scenario.record(micros(took));
-        } else {
+        if !ok {
             self.counters.iterations_failed += 1;
-            self.scenario.errors += 1;
+        }
+        let own = self.scenarios.get_mut(scenario);
+        for series in std::iter::once(&mut self.scenario).chain(own) {
+            if ok {
+                series.record(micros(took));
+            } else {
+                series.errors += 1;
+            }
         }
     }
 
@@ -482,13 +500,13 @@ mod tests {
         let mut recorders: Vec<Recorder> = (0..2)
             .map(|w| {
                 let sent = sent.clone();
-                Recorder::new(w, start, 1, Box::new(move |r| sent.borrow_mut().push(r)))
+                Recorder::new(w, start, 1, 1, Box::new(move |r| sent.borrow_mut().push(r)))
             })
             .collect();
         // Worker 0 records in interval 5 (now); worker 1 records nothing yet.
         recorders[0].current = 5;
         recorders[0].step_ok(0, Duration::from_millis(3));
-        recorders[0].iteration(Duration::from_millis(4), true);
+        recorders[0].iteration(0, Duration::from_millis(4), true);
         recorders[0].step_failed(0, ErrorClass::Timeout, || "slow".into());
         recorders[0].finish();
         let mut totals = Totals::new(2);

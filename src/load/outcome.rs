@@ -102,6 +102,17 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         series(&SeriesKey::Scenario),
         c.hlog_path(&SeriesKey::Scenario),
     );
+    let separate = if f.plan_scenarios.len() > 1 {
+        f.plan_scenarios.len()
+    } else {
+        0
+    };
+    let scenarios: Vec<Distribution> = (0..separate)
+        .map(|i| {
+            let key = SeriesKey::ScenarioOf(i);
+            distribution(&c.names().name(&key), series(&key), c.hlog_path(&key))
+        })
+        .collect();
     let steps: Vec<Distribution> = f
         .plan_steps
         .iter()
@@ -290,6 +301,7 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         dropped: counters.dropped,
         throughput_per_s: throughput,
         scenario,
+        scenarios,
         steps,
         events,
         errors,
@@ -385,6 +397,9 @@ pub fn render_text(s: &RunSummary, f: &RunFacts<'_>) -> String {
         );
     };
     row(&mut o, &l.scenario);
+    for d in &l.scenarios {
+        row(&mut o, d);
+    }
     for d in &l.steps {
         row(&mut o, d);
     }

@@ -26,6 +26,7 @@ struct Curve {
 pub(crate) fn load_charts(load: &LoadResult, run_dir: Option<&Path>) -> Vec<Chart> {
     let mut charts = timeline_charts(load);
     let all: Vec<&Distribution> = std::iter::once(&load.scenario)
+        .chain(&load.scenarios)
         .chain(&load.steps)
         .chain(&load.events)
         .collect();
@@ -34,7 +35,9 @@ pub(crate) fn load_charts(load: &LoadResult, run_dir: Option<&Path>) -> Vec<Char
     let groups: [(&str, Vec<&Distribution>); 3] = [
         (
             "Latency distribution: whole iteration",
-            vec![&load.scenario],
+            std::iter::once(&load.scenario)
+                .chain(&load.scenarios)
+                .collect(),
         ),
         ("Latency distribution: steps", load.steps.iter().collect()),
         (

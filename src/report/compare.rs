@@ -74,6 +74,8 @@ impl fmt::Display for Change {
 pub enum LatencyKind {
     /// The whole iteration of a load run.
     Iteration,
+    /// The whole iteration of one scenario, when the run has several.
+    Scenario,
     Step,
     Event,
 }
@@ -82,6 +84,7 @@ impl LatencyKind {
     fn as_str(self) -> &'static str {
         match self {
             LatencyKind::Iteration => "iteration",
+            LatencyKind::Scenario => "scenario",
             LatencyKind::Step => "step",
             LatencyKind::Event => "event",
         }
@@ -233,6 +236,7 @@ fn distributions(s: &RunSummary) -> Vec<(LatencyKind, &Distribution)> {
         return Vec::new();
     };
     std::iter::once((LatencyKind::Iteration, &load.scenario))
+        .chain(load.scenarios.iter().map(|d| (LatencyKind::Scenario, d)))
         .chain(load.steps.iter().map(|d| (LatencyKind::Step, d)))
         .chain(load.events.iter().map(|d| (LatencyKind::Event, d)))
         .collect()

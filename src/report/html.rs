@@ -360,7 +360,9 @@ fn distribution_table(
 
 fn load_section(load: &LoadResult, run_dir: Option<&Path>) -> Markup {
     let charts = charts::load_charts(load, run_dir);
-    let scenario_rows = [&load.scenario];
+    let scenario_rows: Vec<&Distribution> = std::iter::once(&load.scenario)
+        .chain(&load.scenarios)
+        .collect();
     let step_rows: Vec<&Distribution> = load.steps.iter().collect();
     let event_rows: Vec<&Distribution> = load.events.iter().collect();
     html! {

@@ -217,6 +217,9 @@ fn load_part(out: &mut String, load: &LoadResult) {
     );
     out.push_str("| Step | Count | Errors | p50 | p95 | p99 |\n|---|---:|---:|---:|---:|---:|\n");
     dist_row(out, "*whole iteration*", &load.scenario);
+    for d in &load.scenarios {
+        dist_row(out, &format!("*{}*", text(&d.name)), d);
+    }
     for d in &load.steps {
         dist_row(out, &text(&d.name), d);
     }
