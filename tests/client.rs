@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use goldenpath::client::{
@@ -593,6 +594,91 @@ async fn an_unreachable_stack_is_named() {
     let moved = c.with_base_url(&format!("http://{}", stack.addr)).unwrap();
     assert_eq!(moved.health().await.unwrap().status, "healthy");
     assert!(StackClient::new("ftp://x", Arc::new(Config::default())).is_err());
+}
+
+/// A bare HTTP/1.1 server that counts the connections it accepts. With `keep_alive`
+/// it answers every request of a connection; without, it answers one and closes the
+/// connection without saying so (no `Connection: close`), like a backend whose
+/// keep-alive timer fired or that restarted: the pooled connection is then stale.
+async fn counting_server(keep_alive: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 1024];
+                loop {
+                    while !pending.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => pending.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    pending.clear();
+                    let body = r#"{"status":"healthy","boot_id":"b-1"}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(answer.as_bytes()).await.is_err() || !keep_alive {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_requests_share_one_kept_alive_connection() {
+    let (addr, accepted) = counting_server(true).await;
+    let c = StackClient::new(&format!("http://{addr}"), Arc::new(Config::default())).unwrap();
+    for _ in 0..20 {
+        assert_eq!(c.health().await.unwrap().boot_id, "b-1");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_closed_while_idle_are_not_reused() {
+    let (addr, accepted) = counting_server(false).await;
+    let c = StackClient::new(&format!("http://{addr}"), Arc::new(Config::default())).unwrap();
+    for i in 0..20 {
+        let health = c
+            .health()
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert_eq!(health.boot_id, "b-1");
+        // Without a pause the close may still be in flight when the next request
+        // takes the connection: the request must then go out on a new one.
+        if i % 2 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        20,
+        "one connection per request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_that_never_answers_times_out() {
+    let mut config = Config::default();
+    config.timeouts.http_request = Duration::from_millis(200);
+    // The kernel completes the connect, but nothing ever reads or answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let c = StackClient::new(&url, Arc::new(config)).unwrap();
+    let err = c.health().await.unwrap_err();
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "GET /health gave no answer within 200ms");
 }
 
 /// Opens many agent-event sockets from a child process (so the in-process stack's own

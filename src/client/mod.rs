@@ -479,9 +479,10 @@ impl StackClient {
                         endpoint: endpoint(),
                         detail,
                     })?;
+            let again = || self.http_request(&request, &url).ok();
             let (parts, bytes) = self
                 .http
-                .exchange(http_request)
+                .exchange(http_request, again)
                 .await
                 .map_err(|e| self.transport_error(&endpoint(), &url, e))?;
             let status = parts.status.as_u16();
@@ -647,8 +648,8 @@ impl StackClient {
             },
             transport::Failure::Connect(e) => ClientError::Unreachable {
                 url: origin_of(url),
-                reason: root_reason(&e),
-                source: Some(Box::new(e)),
+                reason: root_reason(e.as_ref()),
+                source: Some(e),
             },
             transport::Failure::Broken(e) => ClientError::Transport {
                 endpoint: endpoint.to_owned(),

@@ -1,48 +1,73 @@
-//! HTTP/1.1 transport for [`super::StackClient`]: hyper-util's pooled client, with
-//! rustls (webpki roots) for `https://` stacks.
+//! HTTP/1.1 transport for [`super::StackClient`]: keep-alive connections made by
+//! hyper's connection API, kept in a small pool per origin; rustls (webpki roots)
+//! for `https://` stacks through hyper-rustls's connector.
 //!
-//! Why not reqwest: the load mode sends tens of thousands of requests a second from
-//! the same two cores as the stack, and reqwest's layers (URL parsing with IDNA on
-//! every request, its own header and body wrappers, redirect and retry policies)
-//! cost about a fifth of a request's client CPU on top of hyper (`BENCHMARKS.md`,
-//! section 1). The contract needs none of them: no redirects are followed, no
-//! cookies, no compression. The per-request timeout wraps the whole exchange, body
-//! included.
+//! Why not reqwest, nor hyper-util's pooled client: the load mode sends tens of
+//! thousands of requests a second from the same two cores as the stack, so the
+//! client's CPU per request decides the throughput (`BENCHMARKS.md`, section 1).
+//! reqwest parses every URL (with IDNA) and wraps headers, bodies, redirect and retry
+//! policies; hyper-util's pool hashes its key, checks out through a oneshot and
+//! checks in through a guard. On this machine a bare reqwest loop reached 0.79x oha
+//! and a hyper-util loop about 0.95x; hyper's connection API is what oha itself uses.
+//! The contract needs none of those layers: no redirects are followed, no cookies,
+//! no compression.
+//!
+//! The pool: a connection goes back once its answer has been read whole. One that
+//! the server closed while idle is skipped. When a reused connection breaks before
+//! any answer (the server closed it just as it was taken), the request goes out again
+//! on another connection: always if it was not sent, and if it was, only when its
+//! method is idempotent, as browsers do. A fresh connection is never retried. The
+//! per-request timeout wraps the whole exchange, connect and body included.
+//! `tests/client.rs` holds both cases against a server that closes after each answer.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::{Authority, Scheme};
 use http_body_util::{BodyExt as _, Full};
-use hyper_util::client::legacy::Client;
+use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use tower_service::Service as _;
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type Sender = SendRequest<Full<Bytes>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A pool of keep-alive connections, cheap to clone (clones share the pool). Its
-/// connections are driven by tasks of the Tokio runtime that opened them.
+/// Idle connections per origin, cheap to clone (clones share them). A connection is
+/// driven by a task of the Tokio runtime that opened it.
 #[derive(Clone)]
 pub(super) struct Transport {
-    /// Behind an `Arc`: a clone is one increment, not the client's several.
-    client: Arc<Client<Connector, Full<Bytes>>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    connector: Connector,
     timeout: Duration,
+    /// Few origins (usually one): a list beats a hash map.
+    idle: Mutex<Vec<(Origin, Vec<Sender>)>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: Scheme,
+    authority: Authority,
 }
 
 /// Why an exchange got no complete answer.
 #[derive(Debug)]
 pub(super) enum Failure {
-    /// No connection could be made (refused, unresolvable, connect timeout).
-    Connect(hyper_util::client::legacy::Error),
+    /// No connection could be made (refused, unresolvable, TLS, connect timeout).
+    Connect(BoxError),
     /// The request went out but the answer did not come back whole.
-    Broken(Box<dyn std::error::Error + Send + Sync>),
+    Broken(BoxError),
     /// Nothing within the request timeout.
     TimedOut(Duration),
 }
 
 impl Transport {
-    /// `connect_timeout` bounds the TCP (and TLS) connect; `timeout` the whole
-    /// exchange, from sending the request to the last byte of the body.
+    /// `connect_timeout` bounds the TCP connect; `timeout` the whole exchange, from
+    /// taking a connection to the last byte of the body.
     pub(super) fn new(connect_timeout: Duration, timeout: Duration) -> Self {
         let mut tcp = HttpConnector::new();
         tcp.set_connect_timeout(Some(connect_timeout));
@@ -54,33 +79,137 @@ impl Transport {
             .enable_http1()
             .wrap_connector(tcp);
         Transport {
-            client: Arc::new(Client::builder(TokioExecutor::new()).build(connector)),
-            timeout,
+            shared: Arc::new(Shared {
+                connector,
+                timeout,
+                idle: Mutex::new(Vec::new()),
+            }),
         }
     }
 
-    /// Sends a request and reads its whole body.
+    /// Sends a request with an absolute URI and reads its whole body. `again` builds
+    /// the same request anew, for the one case where it is sent twice: an idempotent
+    /// request on a reused connection that broke before any answer (the server closed
+    /// it while idle, at the moment it was taken), as browsers do.
     pub(super) async fn exchange(
         &self,
         request: http::Request<Full<Bytes>>,
+        again: impl Fn() -> Option<http::Request<Full<Bytes>>>,
     ) -> Result<(http::response::Parts, Bytes), Failure> {
-        let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| {
-                if e.is_connect() {
-                    Failure::Connect(e)
-                } else {
-                    Failure::Broken(Box::new(e))
-                }
-            })?;
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| Failure::Broken(Box::new(e)))?;
-            Ok((parts, body.to_bytes()))
-        };
-        tokio::time::timeout(self.timeout, exchange)
+        let timeout = self.shared.timeout;
+        tokio::time::timeout(timeout, self.exchange_unbounded(request, again))
             .await
-            .unwrap_or(Err(Failure::TimedOut(self.timeout)))
+            .unwrap_or(Err(Failure::TimedOut(timeout)))
     }
+
+    async fn exchange_unbounded(
+        &self,
+        request: http::Request<Full<Bytes>>,
+        again: impl Fn() -> Option<http::Request<Full<Bytes>>>,
+    ) -> Result<(http::response::Parts, Bytes), Failure> {
+        let uri = request.uri().clone();
+        let origin = match (uri.scheme(), uri.authority()) {
+            (Some(scheme), Some(authority)) => Origin {
+                scheme: scheme.clone(),
+                authority: authority.clone(),
+            },
+            _ => return Err(Failure::Connect(format!("{uri} is not absolute").into())),
+        };
+        let idempotent = request.method().is_idempotent();
+        let mut request = origin_form(request, &origin)?;
+        loop {
+            let (mut sender, reused) = match self.checkout(&origin).await {
+                Some(sender) => (sender, true),
+                None => (self.connect(&uri).await?, false),
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    let (parts, body) = response.into_parts();
+                    let body = body
+                        .collect()
+                        .await
+                        .map_err(|e| Failure::Broken(Box::new(e)))?;
+                    self.checkin(origin, sender);
+                    return Ok((parts, body.to_bytes()));
+                }
+                Err(mut e) => {
+                    let retry = match e.take_message() {
+                        // Not sent at all: the connection closed while idle.
+                        Some(unsent) if reused => Some(unsent),
+                        // Sent, but the connection broke before any answer.
+                        _ if reused && idempotent => {
+                            again().map(|r| origin_form(r, &origin)).transpose()?
+                        }
+                        _ => None,
+                    };
+                    match retry {
+                        Some(r) => request = r,
+                        None => return Err(Failure::Broken(Box::new(e.into_error()))),
+                    }
+                }
+            }
+        }
+    }
+
+    /// An idle connection to `origin` that is ready for a request, if any; closed
+    /// ones are dropped on the way.
+    async fn checkout(&self, origin: &Origin) -> Option<Sender> {
+        loop {
+            let mut sender = {
+                let mut idle = self.shared.idle.lock().unwrap_or_else(|p| p.into_inner());
+                let (_, senders) = idle.iter_mut().find(|(o, _)| o == origin)?;
+                senders.pop()?
+            };
+            // Ready at once unless the connection is still finishing the last answer.
+            if !sender.is_closed() && sender.ready().await.is_ok() {
+                return Some(sender);
+            }
+        }
+    }
+
+    fn checkin(&self, origin: Origin, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.shared.idle.lock().unwrap_or_else(|p| p.into_inner());
+        match idle.iter_mut().find(|(o, _)| *o == origin) {
+            Some((_, senders)) => senders.push(sender),
+            None => idle.push((origin, vec![sender])),
+        }
+    }
+
+    async fn connect(&self, uri: &http::Uri) -> Result<Sender, Failure> {
+        let mut connector = self.shared.connector.clone();
+        let io = connector
+            .call(uri.clone())
+            .await
+            .map_err(Failure::Connect)?;
+        let (sender, connection) = http1::handshake(io)
+            .await
+            .map_err(|e| Failure::Connect(Box::new(e)))?;
+        // The connection ends when the server closes it or every sender is dropped.
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
+        Ok(sender)
+    }
+}
+
+/// The request as sent on a connection: path and query only, and a `Host` header.
+fn origin_form(
+    request: http::Request<Full<Bytes>>,
+    origin: &Origin,
+) -> Result<http::Request<Full<Bytes>>, Failure> {
+    let (mut parts, body) = request.into_parts();
+    let host = http::HeaderValue::from_str(origin.authority.as_str())
+        .map_err(|e| Failure::Connect(Box::new(e)))?;
+    parts.headers.entry(http::header::HOST).or_insert(host);
+    parts.uri = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .map_or_else(|| http::Uri::from_static("/"), http::Uri::from);
+    Ok(http::Request::from_parts(parts, body))
 }
