@@ -2,7 +2,8 @@
 # Benchmark 3 (BENCHMARKS.md): the golden path (features/golden_path.feature, @load) at
 # 1,000 concurrent users; stack and harness share the machine's cores.
 #   bench/journeys.sh          # USERS=1000 RAMP=60 D=180 PORT=18083
-# Prints journeys/s, p50/p95/p99 per step, and the CPU time of goldenpath vs the stack.
+# Prints journeys/s, p50/p95/p99 per step, the CPU time of goldenpath vs the stack, and
+# both processes' peak RSS.
 source "$(dirname "$0")/common.sh"
 USERS=${USERS:-1000} RAMP=${RAMP:-60} D=${D:-180} PORT=${PORT:-18083}
 [[ ${SKIP_BUILD:-} ]] || build_release
@@ -17,10 +18,16 @@ GOLDENPATH_TARGET__BASE_URL=http://127.0.0.1:$PORT "$GP_BIN" load "$ROOT/feature
   >"$OUT/journeys.log" 2>&1 &
 gp=$!
 # Sample goldenpath's CPU just before it exits (its /proc entry disappears after).
-gp_ticks=0
-while kill -0 "$gp" 2>/dev/null; do gp_ticks=$(cpu_ticks "$gp" 2>/dev/null || echo "$gp_ticks"); sleep 1; done
+gp_ticks=0 gp_peak=0
+peak_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+while kill -0 "$gp" 2>/dev/null; do
+  gp_ticks=$(cpu_ticks "$gp" 2>/dev/null || echo "$gp_ticks")
+  gp_peak=$(peak_kib "$gp" 2>/dev/null || echo "$gp_peak")
+  sleep 1
+done
 wait "$gp" || true
 stack_ticks=$(( $(cpu_ticks "$STACK_PID") - stack0 ))
+echo "peak RSS: goldenpath $((gp_peak / 1024)) MiB, stack $(( $(peak_kib "$STACK_PID") / 1024 )) MiB"
 python3 - "$OUT/journeys/summary.json" "$gp_ticks" "$stack_ticks" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 l = json.load(open(sys.argv[1]))["load"]
