@@ -879,16 +879,20 @@ mod tests {
         }
     }
 
+    fn write_feature(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     fn feature(dir: &Path, sleep_ms: u64) -> PathBuf {
-        let path = dir.join("counter.feature");
-        std::fs::write(
-            &path,
-            format!(
+        write_feature(
+            dir,
+            "counter.feature",
+            &format!(
                 "@load\nFeature: Counter\n  Background:\n    Given a counter\n\n  Scenario: bump\n    When it is bumped after {sleep_ms} ms\n    Then user 1 fails every 4th iteration\n\n  @slow\n  Scenario: not selected\n    Given a counter\n"
             ),
         )
-        .unwrap();
-        path
     }
 
     fn options(dir: &Path, sleep_ms: u64) -> LoadOptions {
@@ -961,12 +965,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_user_pauses_before_retrying_and_the_pause_can_be_turned_off() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("down.feature");
-        std::fs::write(
-            &path,
+        let path = write_feature(
+            dir.path(),
+            "down.feature",
             "@load\nFeature: Down\n  Scenario: always fails\n    Given a counter\n    Then user 0 fails every 1th iteration\n",
-        )
-        .unwrap();
+        );
         let run = |failure_pause: Option<Duration>, name: &str| {
             let mut config = LoadConfig::default();
             config.profiles.insert(
@@ -1145,12 +1148,11 @@ mod tests {
     #[test]
     fn undefined_steps_stop_the_run_before_any_load() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.feature");
-        std::fs::write(
-            &path,
+        let path = write_feature(
+            dir.path(),
+            "x.feature",
             "@load\nFeature: X\n  Scenario: y\n    Given nothing like this exists\n",
-        )
-        .unwrap();
+        );
         let e = Plan::<Counter>::build(&[path], "@load").unwrap_err();
         let shown = e.to_string();
         assert!(
