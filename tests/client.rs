@@ -669,6 +669,24 @@ async fn connections_closed_while_idle_are_not_reused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_goes_through_tls_and_a_failed_handshake_is_named() {
+    // The plain-HTTP stack behind an https:// URL answers the TLS hello with an HTTP
+    // 400, so the handshake fails: proof that https goes through TLS, and its words.
+    let stack = start("").await;
+    let url = format!("https://{}", stack.addr);
+    let c = StackClient::new(&url, Arc::new(Config::default())).unwrap();
+    let err = c.health().await.unwrap_err();
+    assert!(err.is_unreachable(), "{err:?}");
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "cannot connect to {url}: the TLS handshake failed (does it serve https?): "
+        )),
+        "{shown}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stack_that_never_answers_times_out() {
     let mut config = Config::default();
     config.timeouts.http_request = Duration::from_millis(200);

@@ -183,7 +183,7 @@ impl Transport {
         let io = connector
             .call(uri.clone())
             .await
-            .map_err(Failure::Connect)?;
+            .map_err(|e| Failure::Connect(name_tls_failure(uri, e)))?;
         let (sender, connection) = http1::handshake(io)
             .await
             .map_err(|e| Failure::Connect(Box::new(e)))?;
@@ -194,6 +194,33 @@ impl Transport {
             }
         });
         Ok(sender)
+    }
+}
+
+/// A failed TLS handshake says so: rustls's own words ("received corrupt message of
+/// type InvalidContentType") do not tell a person that the server is not speaking TLS.
+fn name_tls_failure(uri: &http::Uri, e: BoxError) -> BoxError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e.as_ref());
+    let mut tls = false;
+    while let Some(c) = cause {
+        cause = match c.downcast_ref::<std::io::Error>() {
+            // An io::Error's `source` skips the error it wraps: look at that one too.
+            Some(io) => {
+                tls |= io.kind() == std::io::ErrorKind::InvalidData;
+                io.get_ref()
+                    .map(|inner| inner as &(dyn std::error::Error + 'static))
+            }
+            None => c.source(),
+        };
+    }
+    if tls && uri.scheme() == Some(&Scheme::HTTPS) {
+        format!(
+            "the TLS handshake failed (does it serve https?): {}",
+            super::root_reason(e.as_ref())
+        )
+        .into()
+    } else {
+        e
     }
 }
 
