@@ -55,7 +55,8 @@ pub struct Config {
 pub enum PasswordHashing {
     /// Argon2id with the crate's recommended parameters (19 MiB, 2 passes).
     Standard,
-    /// Argon2id with minimal parameters; for tests only.
+    /// Argon2id with minimal parameters; for tests and large load runs, never for
+    /// real passwords.
     FastInsecure,
 }
 
