@@ -767,18 +767,30 @@ fn origin_of(url: &str) -> String {
     }
 }
 
+/// Every error of `e`'s chain, `e` first. An `io::Error`'s `source` skips the error it
+/// wraps (a TLS failure inside an I/O error, say); this chain does not.
+pub(crate) fn error_chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |cause| {
+        match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        }
+    })
+}
+
 /// The innermost cause of an error, in plain words ("connection refused").
 pub(crate) fn root_reason(e: &(dyn std::error::Error + 'static)) -> String {
     let mut current: &(dyn std::error::Error + 'static) = e;
     let mut io_kind = None;
-    loop {
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+    for cause in error_chain(e) {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             io_kind = Some(io.kind());
         }
-        match current.source() {
-            Some(next) => current = next,
-            None => break,
-        }
+        current = cause;
     }
     match io_kind {
         Some(std::io::ErrorKind::ConnectionRefused) => "connection refused".into(),

@@ -200,19 +200,11 @@ impl Transport {
 /// A failed TLS handshake says so: rustls's own words ("received corrupt message of
 /// type InvalidContentType") do not tell a person that the server is not speaking TLS.
 fn name_tls_failure(uri: &http::Uri, e: BoxError) -> BoxError {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e.as_ref());
-    let mut tls = false;
-    while let Some(c) = cause {
-        cause = match c.downcast_ref::<std::io::Error>() {
-            // An io::Error's `source` skips the error it wraps: look at that one too.
-            Some(io) => {
-                tls |= io.kind() == std::io::ErrorKind::InvalidData;
-                io.get_ref()
-                    .map(|inner| inner as &(dyn std::error::Error + 'static))
-            }
-            None => c.source(),
-        };
-    }
+    let tls = super::error_chain(e.as_ref()).any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
+    });
     if tls && uri.scheme() == Some(&Scheme::HTTPS) {
         format!(
             "the TLS handshake failed (does it serve https?): {}",
