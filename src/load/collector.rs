@@ -97,10 +97,8 @@ impl Collector {
             names,
         };
         c.open(&SeriesKey::Scenario)?;
-        if c.names.scenarios.len() > 1 {
-            for i in 0..c.names.scenarios.len() {
-                c.open(&SeriesKey::ScenarioOf(i))?;
-            }
+        for i in 0..metrics::separately_measured(c.names.scenarios.len()) {
+            c.open(&SeriesKey::ScenarioOf(i))?;
         }
         for i in 0..c.names.steps.len() {
             c.open(&SeriesKey::Step(i))?;

@@ -33,6 +33,12 @@ pub fn micros(d: Duration) -> u64 {
         .min(HIGHEST_US)
 }
 
+/// How many scenarios get a distribution of their own: all of them when a run has
+/// several, none when the whole-iteration distribution already is the one scenario's.
+pub fn separately_measured(scenarios: usize) -> usize {
+    if scenarios > 1 { scenarios } else { 0 }
+}
+
 /// What a histogram measures.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SeriesKey {
@@ -211,14 +217,15 @@ impl Recorder {
         scenarios: usize,
         sink: Box<dyn FnMut(WorkerReport)>,
     ) -> Recorder {
-        let separate = if scenarios > 1 { scenarios } else { 0 };
         Recorder {
             worker,
             start,
             current: 0,
             steps: (0..steps).map(|_| Series::new()).collect(),
             scenario: Series::new(),
-            scenarios: (0..separate).map(|_| Series::new()).collect(),
+            scenarios: (0..separately_measured(scenarios))
+                .map(|_| Series::new())
+                .collect(),
             events: Vec::new(),
             reconnect: Series::new(),
             counters: Counters::default(),

@@ -14,7 +14,7 @@ use crate::summary::{
 
 use super::collector::Collector;
 use super::config::Threshold;
-use super::metrics::{ErrorGroups, Series, SeriesKey};
+use super::metrics::{ErrorGroups, Series, SeriesKey, separately_measured};
 use super::plan::StepInfo;
 use super::restart::{RestartClock, RestartReport, RestartTally};
 use super::schedule::{Model, Shape};
@@ -102,12 +102,7 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         series(&SeriesKey::Scenario),
         c.hlog_path(&SeriesKey::Scenario),
     );
-    let separate = if f.plan_scenarios.len() > 1 {
-        f.plan_scenarios.len()
-    } else {
-        0
-    };
-    let scenarios: Vec<Distribution> = (0..separate)
+    let scenarios: Vec<Distribution> = (0..separately_measured(f.plan_scenarios.len()))
         .map(|i| {
             let key = SeriesKey::ScenarioOf(i);
             distribution(&c.names().name(&key), series(&key), c.hlog_path(&key))
