@@ -42,3 +42,8 @@ stop_stack() {
 rss_kib() {
   awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
+
+# cpu_seconds PID: user + system CPU time a process has used so far.
+cpu_seconds() {
+  awk -v tick="$(getconf CLK_TCK)" '{print ($14 + $15) / tick}' "/proc/$1/stat"
+}
