@@ -120,7 +120,9 @@ impl Transport {
         loop {
             let (mut sender, reused) = match self.checkout(&origin).await {
                 Some(sender) => (sender, true),
-                None => (self.connect(&uri).await?, false),
+                // Boxed: connecting is rare (once per connection) and its future is
+                // large (TLS state); inline, every request's future would carry it.
+                None => (Box::pin(self.connect(&uri)).await?, false),
             };
             match sender.try_send_request(request).await {
                 Ok(response) => {
