@@ -596,19 +596,29 @@ async fn an_unreachable_stack_is_named() {
     assert!(StackClient::new("ftp://x", Arc::new(Config::default())).is_err());
 }
 
-/// A bare HTTP/1.1 server that counts the connections it accepts. With `keep_alive`
-/// it answers every request of a connection; without, it answers one and closes the
-/// connection without saying so (no `Connection: close`), like a backend whose
-/// keep-alive timer fired or that restarted: the pooled connection is then stale.
+/// What a [`counting_server`] saw: connections accepted and each request's head.
+type Seen = (Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<String>>>);
+
+/// A bare HTTP/1.1 server that counts the connections it accepts and keeps each
+/// request's head. With `keep_alive` it answers every request of a connection;
+/// without, it answers one and closes the connection without saying so (no
+/// `Connection: close`), like a backend whose keep-alive timer fired or that
+/// restarted: the pooled connection is then stale.
 async fn counting_server(keep_alive: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+    let (addr, (accepted, _)) = recording_server(keep_alive).await;
+    (addr, accepted)
+}
+
+async fn recording_server(keep_alive: bool) -> (SocketAddr, Seen) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
+    let seen: Seen = Default::default();
+    let (count, heads) = seen.clone();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::SeqCst);
+            let heads = heads.clone();
             tokio::spawn(async move {
                 let mut pending = Vec::new();
                 let mut buf = [0u8; 1024];
@@ -619,6 +629,10 @@ async fn counting_server(keep_alive: bool) -> (SocketAddr, Arc<AtomicUsize>) {
                             Ok(n) => pending.extend_from_slice(&buf[..n]),
                         }
                     }
+                    heads
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&pending).into_owned());
                     pending.clear();
                     let body = r#"{"status":"healthy","boot_id":"b-1"}"#;
                     let answer = format!(
@@ -632,7 +646,35 @@ async fn counting_server(keep_alive: bool) -> (SocketAddr, Arc<AtomicUsize>) {
             });
         }
     });
-    (addr, accepted)
+    (addr, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_url_path_prefixes_every_request_in_origin_form() {
+    let (addr, (_, heads)) = recording_server(true).await;
+    let c = StackClient::new(&format!("http://{addr}/edge/"), Arc::new(Config::default())).unwrap();
+    assert_eq!(c.base_url(), format!("http://{addr}/edge"));
+    c.health().await.unwrap();
+    c.send(RawRequest::get("/api/a b?q=ü")).await.unwrap();
+    let heads = heads.lock().unwrap().clone();
+    let lines: Vec<_> = heads
+        .iter()
+        .map(|h| h.lines().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /edge/health HTTP/1.1",
+            "GET /edge/api/a%20b?q=%C3%BC HTTP/1.1"
+        ]
+    );
+    for head in &heads {
+        assert!(
+            head.to_ascii_lowercase()
+                .contains(&format!("\r\nhost: {addr}\r\n")),
+            "no Host header for {addr}: {head:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@
 mod dashboard;
 mod error;
 mod events;
+mod pick;
 mod transport;
 mod types;
 mod ws;
@@ -21,7 +22,6 @@ mod ws;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tracing::Instrument as _;
 
 use crate::config::{ApiPath, Config};
 
@@ -44,31 +44,51 @@ pub type Path = SocketPath;
 #[derive(Clone)]
 pub struct StackClient {
     http: transport::Transport,
-    base_url: Arc<str>,
+    base: Arc<Base>,
     contract: Arc<Config>,
+}
+
+/// The base URL, parsed once: every request is sent in origin form (its path, with a
+/// `Host` header) to `origin`.
+#[derive(Debug)]
+struct Base {
+    /// As given, without a trailing slash.
+    url: String,
+    origin: transport::Origin,
+    /// The base URL's own path (`/api` of `http://host/api`), or empty.
+    prefix: String,
 }
 
 impl std::fmt::Debug for StackClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StackClient")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base.url)
             .finish_non_exhaustive()
+    }
+}
+
+/// The answer of a contract call with the promised status, not parsed yet.
+struct Answer<'a> {
+    method: http::Method,
+    path: &'a ApiPath,
+    body: String,
+}
+
+impl Answer<'_> {
+    /// The answer is JSON but not the shape the contract promises.
+    fn decode(&self, detail: String) -> ClientError {
+        ClientError::Decode {
+            endpoint: endpoint_name(&self.method, self.path),
+            detail,
+            body_excerpt: error::excerpt(&self.body, 200),
+        }
     }
 }
 
 /// The parsed answer of a contract call, before typing.
 struct Reply<'a> {
-    method: http::Method,
-    path: &'a ApiPath,
-    body: String,
+    answer: Answer<'a>,
     json: Value,
-}
-
-impl Reply<'_> {
-    /// "GET /api/threads/{thread_id}", built only when an error needs it.
-    fn endpoint(&self) -> String {
-        endpoint_name(&self.method, self.path)
-    }
 }
 
 impl StackClient {
@@ -80,7 +100,7 @@ impl StackClient {
                 contract.timeouts.socket_connect,
                 contract.timeouts.http_request,
             ),
-            base_url: normalise_base(base_url)?.into(),
+            base: Arc::new(parse_base(base_url)?),
             contract,
         })
     }
@@ -88,18 +108,18 @@ impl StackClient {
     /// The same stack and contract with a connection pool of its own (a pool's
     /// connections belong to the runtime that opened them).
     pub fn fresh_pool(&self) -> Self {
-        Self::new(&self.base_url, self.contract.clone())
+        Self::new(&self.base.url, self.contract.clone())
             .expect("the base URL was valid when this client was built")
     }
 
     /// The base URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.base.url
     }
 
     /// Points the client at another address (mapped ports change across restarts).
     pub fn set_base_url(&mut self, base_url: &str) -> Result<(), ClientError> {
-        self.base_url = normalise_base(base_url)?.into();
+        self.base = Arc::new(parse_base(base_url)?);
         Ok(())
     }
 
@@ -118,11 +138,6 @@ impl StackClient {
     /// The shared configuration handle.
     pub fn contract_arc(&self) -> &Arc<Config> {
         &self.contract
-    }
-
-    /// The full URL of a path.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base_url, path)
     }
 
     // ---- authentication ----------------------------------------------------------
@@ -368,8 +383,8 @@ impl StackClient {
     /// `GET paths.health` → 200.
     pub async fn health(&self) -> Result<Health, ClientError> {
         let f = &self.contract.fields;
-        let r = self
-            .call(
+        let answer = self
+            .call_text(
                 http::Method::GET,
                 &self.contract.paths.health,
                 &[],
@@ -378,12 +393,35 @@ impl StackClient {
                 200,
             )
             .await?;
+        // Probed tens of thousands of times a second under load: read only its fields.
+        let [status, boot_id, version, started_at, uptime_s] = pick::pick(
+            &answer.body,
+            [
+                &f.status,
+                &f.boot_id,
+                &f.version,
+                &f.started_at,
+                &f.uptime_s,
+            ],
+        )
+        .map_err(|_| not_json(&answer))?;
+        let required = |value: Option<Value>, key: &str| match value {
+            Some(Value::String(s)) => Ok(s),
+            Some(other) => {
+                Err(answer.decode(format!("field `{key}` is {other}, expected a string")))
+            }
+            None => Err(answer.decode(format!("missing field `{key}`"))),
+        };
+        let optional = |value: Option<Value>| match value {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
         Ok(Health {
-            status: self.req_str(&r, &r.json, &f.status)?,
-            boot_id: self.req_str(&r, &r.json, &f.boot_id)?,
-            version: opt_str(&r.json, &f.version),
-            started_at: opt_str(&r.json, &f.started_at),
-            uptime_s: r.json.get(&f.uptime_s).and_then(Value::as_f64),
+            status: required(status, &f.status)?,
+            boot_id: required(boot_id, &f.boot_id)?,
+            version: optional(version),
+            started_at: optional(started_at),
+            uptime_s: uptime_s.as_ref().and_then(Value::as_f64),
         })
     }
 
@@ -464,65 +502,79 @@ impl StackClient {
     /// Sends any request and returns whatever came back. Only transport failures
     /// (unreachable, timeout, broken connection) are errors.
     pub async fn send(&self, request: RawRequest) -> Result<RawResponse, ClientError> {
-        let span = tracing::info_span!(
-            "http",
-            method = %request.method,
-            path = %request.path,
-            status = tracing::field::Empty
-        );
-        async {
-            let endpoint = || format!("{} {}", request.method, request.path);
-            let url = self.url(&request.path);
-            let http_request =
-                self.http_request(&request, &url)
-                    .map_err(|detail| ClientError::Transport {
-                        endpoint: endpoint(),
-                        detail,
-                    })?;
-            let again = || self.http_request(&request, &url).ok();
-            let (parts, bytes) = self
-                .http
-                .exchange(http_request, again)
-                .await
-                .map_err(|e| self.transport_error(&endpoint(), &url, e))?;
-            let status = parts.status.as_u16();
-            tracing::Span::current().record("status", status);
-            let body = match String::from_utf8(bytes.into()) {
-                Ok(text) => text,
-                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-            };
-            let json: Option<Value> = serde_json::from_str(&body).ok();
-            let (error_code, error_message) = self.error_envelope(json.as_ref());
-            tracing::debug!(status, bytes = body.len(), "answered");
-            Ok(RawResponse {
-                status,
-                headers: parts.headers,
-                body,
-                json,
-                error_code,
-                error_message,
-            })
-        }
-        .instrument(span)
-        .await
+        let (status, headers, body) = self.exchange_text(&request).await?;
+        Ok(self.raw_response(status, headers, body))
     }
 
-    /// The `http::Request` for a [`RawRequest`]; an unusable header or path is
-    /// reported in words.
+    /// Sends a request and reads the answer as text (lossily, if it is not UTF-8),
+    /// without parsing it.
+    async fn exchange_text(
+        &self,
+        request: &RawRequest,
+    ) -> Result<(u16, http::HeaderMap, String), ClientError> {
+        let endpoint = || format!("{} {}", request.method, request.path);
+        let http_request = self
+            .http_request(request)
+            .map_err(|detail| ClientError::Transport {
+                endpoint: endpoint(),
+                detail,
+            })?;
+        let again = || self.http_request(request).ok();
+        let (parts, bytes) = self
+            .http
+            .exchange(&self.base.origin, http_request, again)
+            .await
+            .map_err(|e| self.transport_error(&endpoint(), e))?;
+        let status = parts.status.as_u16();
+        let body = match String::from_utf8(bytes.into()) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        tracing::debug!(method = %request.method, path = %request.path, status, bytes = body.len(), "answered");
+        Ok((status, parts.headers, body))
+    }
+
+    /// An answer with its body parsed as JSON (when it is) and its error envelope read.
+    fn raw_response(&self, status: u16, headers: http::HeaderMap, body: String) -> RawResponse {
+        let json: Option<Value> = serde_json::from_str(&body).ok();
+        let (error_code, error_message) = self.error_envelope(json.as_ref());
+        RawResponse {
+            status,
+            headers,
+            body,
+            json,
+            error_code,
+            error_message,
+        }
+    }
+
+    /// The `http::Request` for a [`RawRequest`], in origin form (path and query; the
+    /// transport adds `Host`); an unusable header or path is reported in words.
     fn http_request(
         &self,
         request: &RawRequest,
-        url: &str,
     ) -> Result<http::Request<http_body_util::Full<bytes::Bytes>>, String> {
+        let prefix = &self.base.prefix;
+        let path = if prefix.is_empty() {
+            std::borrow::Cow::Borrowed(request.path.as_str())
+        } else {
+            std::borrow::Cow::Owned(format!("{prefix}{}", request.path))
+        };
         // Most paths are plain; the url crate percent-encodes the rest (spaces,
         // non-ASCII) the way a browser would.
-        let uri: http::Uri = match url.parse() {
+        let uri: http::Uri = match http::Uri::try_from(path.as_ref()) {
             Ok(uri) => uri,
-            Err(_) => url::Url::parse(url)
-                .map_err(|e| format!("cannot build a URL from {url:?}: {e}"))?
-                .as_str()
-                .parse()
-                .map_err(|e| format!("cannot build a URL from {url:?}: {e}"))?,
+            Err(_) => {
+                let url = format!("{}{}", self.base.url, request.path);
+                let parsed = url::Url::parse(&url)
+                    .map_err(|e| format!("cannot build a URL from {url:?}: {e}"))?;
+                let origin_form = match parsed.query() {
+                    Some(q) => format!("{}?{q}", parsed.path()),
+                    None => parsed.path().to_owned(),
+                };
+                http::Uri::try_from(origin_form)
+                    .map_err(|e| format!("cannot build a URL from {url:?}: {e}"))?
+            }
         };
         let mut builder = http::Request::builder()
             .method(request.method.clone())
@@ -589,7 +641,7 @@ impl StackClient {
 
     /// The `ws://` / `wss://` URL of a path.
     pub fn ws_url(&self, path: &str) -> String {
-        let base = &self.base_url;
+        let base = &self.base.url;
         let ws_base = if let Some(rest) = base.strip_prefix("https://") {
             format!("wss://{rest}")
         } else if let Some(rest) = base.strip_prefix("http://") {
@@ -612,6 +664,26 @@ impl StackClient {
         body: Option<Value>,
         expected: u16,
     ) -> Result<Reply<'a>, ClientError> {
+        let answer = self
+            .call_text(method, path, params, session, body, expected)
+            .await?;
+        match serde_json::from_str(&answer.body) {
+            Ok(json) => Ok(Reply { answer, json }),
+            Err(_) => Err(not_json(&answer)),
+        }
+    }
+
+    /// One contract call up to the promised status, its body not parsed yet (for
+    /// answers read with [`pick::pick`]).
+    async fn call_text<'a>(
+        &self,
+        method: http::Method,
+        path: &'a ApiPath,
+        params: &[(&str, &str)],
+        session: Option<&Session>,
+        body: Option<Value>,
+        expected: u16,
+    ) -> Result<Answer<'a>, ClientError> {
         let mut request = RawRequest::new(method.clone(), path.fill(params));
         if let Some(s) = session {
             request = request.session(s);
@@ -619,35 +691,24 @@ impl StackClient {
         if let Some(b) = body {
             request = request.json(b);
         }
-        let raw = self.send(request).await?;
-        if raw.status != expected {
+        let (status, headers, body) = self.exchange_text(&request).await?;
+        if status != expected {
+            let raw = self.raw_response(status, headers, body);
             let err = status_error(endpoint_name(&method, path), &raw, expected);
             tracing::debug!(%err, "unexpected status");
             return Err(err);
         }
-        let Some(json) = raw.json else {
-            return Err(ClientError::Decode {
-                endpoint: endpoint_name(&method, path),
-                detail: "the body is not JSON".into(),
-                body_excerpt: error::excerpt(&raw.body, 200),
-            });
-        };
-        Ok(Reply {
-            method,
-            path,
-            body: raw.body,
-            json,
-        })
+        Ok(Answer { method, path, body })
     }
 
-    fn transport_error(&self, endpoint: &str, url: &str, e: transport::Failure) -> ClientError {
+    fn transport_error(&self, endpoint: &str, e: transport::Failure) -> ClientError {
         match e {
             transport::Failure::TimedOut(after) => ClientError::Timeout {
                 endpoint: endpoint.to_owned(),
                 after,
             },
             transport::Failure::Connect(e) => ClientError::Unreachable {
-                url: origin_of(url),
+                url: self.base.origin.to_string(),
                 reason: root_reason(e.as_ref()),
                 source: Some(e),
             },
@@ -728,44 +789,44 @@ fn status_error(endpoint: String, raw: &RawResponse, expected: u16) -> ClientErr
     }
 }
 
-fn decode(r: &Reply<'_>, detail: String) -> ClientError {
+/// An answer with the promised status whose body is not the JSON the contract promises.
+fn not_json(answer: &Answer<'_>) -> ClientError {
     ClientError::Decode {
-        endpoint: r.endpoint(),
-        detail,
-        body_excerpt: error::excerpt(&r.body, 200),
+        endpoint: endpoint_name(&answer.method, answer.path),
+        detail: "the body is not JSON".into(),
+        body_excerpt: error::excerpt(&answer.body, 200),
     }
+}
+
+fn decode(r: &Reply<'_>, detail: String) -> ClientError {
+    r.answer.decode(detail)
 }
 
 pub(crate) fn opt_str(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn normalise_base(base_url: &str) -> Result<String, ClientError> {
+fn parse_base(base_url: &str) -> Result<Base, ClientError> {
     let trimmed = base_url.trim().trim_end_matches('/');
-    match url::Url::parse(trimmed) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-            Ok(trimmed.to_owned())
-        }
-        Ok(u) => Err(ClientError::InvalidUrl {
-            url: base_url.to_owned(),
-            detail: format!("expected http://host:port, got scheme {:?}", u.scheme()),
-        }),
-        Err(e) => Err(ClientError::InvalidUrl {
-            url: base_url.to_owned(),
-            detail: e.to_string(),
-        }),
+    let invalid = |detail: String| ClientError::InvalidUrl {
+        url: base_url.to_owned(),
+        detail,
+    };
+    let parsed = url::Url::parse(trimmed).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(invalid(format!(
+            "expected http://host:port, got scheme {:?}",
+            parsed.scheme()
+        )));
     }
+    Ok(Base {
+        url: trimmed.to_owned(),
+        origin: transport::Origin::of(&parsed).map_err(invalid)?,
+        prefix: parsed.path().trim_end_matches('/').to_owned(),
+    })
 }
 
 const USER_AGENT: &str = concat!("goldenpath/", env!("CARGO_PKG_VERSION"));
-
-/// `http://127.0.0.1:1234` of a full URL.
-fn origin_of(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => u.origin().ascii_serialization(),
-        Err(_) => url.to_owned(),
-    }
-}
 
 /// Every error of `e`'s chain, `e` first. An `io::Error`'s `source` skips the error it
 /// wraps (a TLS failure inside an I/O error, say); this chain does not.

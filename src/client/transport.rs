@@ -48,10 +48,47 @@ struct Shared {
     idle: Mutex<Vec<(Origin, Vec<Sender>)>>,
 }
 
+/// Where requests go: scheme and authority, with the `Host` header they carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Origin {
+pub(super) struct Origin {
     scheme: Scheme,
     authority: Authority,
+    host: http::HeaderValue,
+}
+
+impl Origin {
+    /// The origin of an `http` or `https` URL with a host.
+    pub(super) fn of(url: &url::Url) -> Result<Origin, String> {
+        let serialised = url.origin().ascii_serialization();
+        let uri: http::Uri = serialised
+            .parse()
+            .map_err(|e| format!("{serialised} is not a usable origin: {e}"))?;
+        match (uri.scheme(), uri.authority()) {
+            (Some(scheme), Some(authority)) => Ok(Origin {
+                scheme: scheme.clone(),
+                host: http::HeaderValue::from_str(authority.as_str())
+                    .map_err(|e| format!("{authority} is not a usable Host header: {e}"))?,
+                authority: authority.clone(),
+            }),
+            _ => Err(format!("{serialised} has no scheme and host")),
+        }
+    }
+
+    /// `scheme://authority/`, for the connector.
+    fn uri(&self) -> http::Uri {
+        http::Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query("/")
+            .build()
+            .expect("scheme and authority came from a valid URI")
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.authority)
+    }
 }
 
 /// Why an exchange got no complete answer.
@@ -87,42 +124,37 @@ impl Transport {
         }
     }
 
-    /// Sends a request with an absolute URI and reads its whole body. `again` builds
+    /// Sends a request in origin form (path and query) to `origin` and reads its whole
+    /// body; `Host` is added unless the request has one. `again` builds
     /// the same request anew, for the one case where it is sent twice: an idempotent
     /// request on a reused connection that broke before any answer (the server closed
     /// it while idle, at the moment it was taken), as browsers do.
     pub(super) async fn exchange(
         &self,
+        origin: &Origin,
         request: http::Request<Full<Bytes>>,
         again: impl Fn() -> Option<http::Request<Full<Bytes>>>,
     ) -> Result<(http::response::Parts, Bytes), Failure> {
         let timeout = self.shared.timeout;
-        tokio::time::timeout(timeout, self.exchange_unbounded(request, again))
+        tokio::time::timeout(timeout, self.exchange_unbounded(origin, request, again))
             .await
             .unwrap_or(Err(Failure::TimedOut(timeout)))
     }
 
     async fn exchange_unbounded(
         &self,
+        origin: &Origin,
         request: http::Request<Full<Bytes>>,
         again: impl Fn() -> Option<http::Request<Full<Bytes>>>,
     ) -> Result<(http::response::Parts, Bytes), Failure> {
-        let uri = request.uri().clone();
-        let origin = match (uri.scheme(), uri.authority()) {
-            (Some(scheme), Some(authority)) => Origin {
-                scheme: scheme.clone(),
-                authority: authority.clone(),
-            },
-            _ => return Err(Failure::Connect(format!("{uri} is not absolute").into())),
-        };
         let idempotent = request.method().is_idempotent();
-        let mut request = origin_form(request, &origin)?;
+        let mut request = with_host(request, origin);
         loop {
-            let (mut sender, reused) = match self.checkout(&origin).await {
+            let (mut sender, reused) = match self.checkout(origin).await {
                 Some(sender) => (sender, true),
                 // Boxed: connecting is rare (once per connection) and its future is
                 // large (TLS state); inline, every request's future would carry it.
-                None => (Box::pin(self.connect(&uri)).await?, false),
+                None => (Box::pin(self.connect(origin)).await?, false),
             };
             match sender.try_send_request(request).await {
                 Ok(response) => {
@@ -139,9 +171,7 @@ impl Transport {
                         // Not sent at all: the connection closed while idle.
                         Some(unsent) if reused => Some(unsent),
                         // Sent, but the connection broke before any answer.
-                        _ if reused && idempotent => {
-                            again().map(|r| origin_form(r, &origin)).transpose()?
-                        }
+                        _ if reused && idempotent => again().map(|r| with_host(r, origin)),
                         _ => None,
                     };
                     match retry {
@@ -169,23 +199,23 @@ impl Transport {
         }
     }
 
-    fn checkin(&self, origin: Origin, sender: Sender) {
+    fn checkin(&self, origin: &Origin, sender: Sender) {
         if sender.is_closed() {
             return;
         }
         let mut idle = self.shared.idle.lock().unwrap_or_else(|p| p.into_inner());
-        match idle.iter_mut().find(|(o, _)| *o == origin) {
+        match idle.iter_mut().find(|(o, _)| o == origin) {
             Some((_, senders)) => senders.push(sender),
-            None => idle.push((origin, vec![sender])),
+            None => idle.push((origin.clone(), vec![sender])),
         }
     }
 
-    async fn connect(&self, uri: &http::Uri) -> Result<Sender, Failure> {
+    async fn connect(&self, origin: &Origin) -> Result<Sender, Failure> {
         let mut connector = self.shared.connector.clone();
         let io = connector
-            .call(uri.clone())
+            .call(origin.uri())
             .await
-            .map_err(|e| Failure::Connect(name_tls_failure(uri, e)))?;
+            .map_err(|e| Failure::Connect(name_tls_failure(origin, e)))?;
         let (sender, connection) = http1::handshake(io)
             .await
             .map_err(|e| Failure::Connect(Box::new(e)))?;
@@ -201,13 +231,13 @@ impl Transport {
 
 /// A failed TLS handshake says so: rustls's own words ("received corrupt message of
 /// type InvalidContentType") do not tell a person that the server is not speaking TLS.
-fn name_tls_failure(uri: &http::Uri, e: BoxError) -> BoxError {
+fn name_tls_failure(origin: &Origin, e: BoxError) -> BoxError {
     let tls = super::error_chain(e.as_ref()).any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
     });
-    if tls && uri.scheme() == Some(&Scheme::HTTPS) {
+    if tls && origin.scheme == Scheme::HTTPS {
         format!(
             "the TLS handshake failed (does it serve https?): {}",
             super::root_reason(e.as_ref())
@@ -218,19 +248,14 @@ fn name_tls_failure(uri: &http::Uri, e: BoxError) -> BoxError {
     }
 }
 
-/// The request as sent on a connection: path and query only, and a `Host` header.
-fn origin_form(
-    request: http::Request<Full<Bytes>>,
+/// The request with the origin's `Host` header, unless it has its own.
+fn with_host(
+    mut request: http::Request<Full<Bytes>>,
     origin: &Origin,
-) -> Result<http::Request<Full<Bytes>>, Failure> {
-    let (mut parts, body) = request.into_parts();
-    let host = http::HeaderValue::from_str(origin.authority.as_str())
-        .map_err(|e| Failure::Connect(Box::new(e)))?;
-    parts.headers.entry(http::header::HOST).or_insert(host);
-    parts.uri = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .map_or_else(|| http::Uri::from_static("/"), http::Uri::from);
-    Ok(http::Request::from_parts(parts, body))
+) -> http::Request<Full<Bytes>> {
+    request
+        .headers_mut()
+        .entry(http::header::HOST)
+        .or_insert_with(|| origin.host.clone());
+    request
 }
