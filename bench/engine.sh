@@ -47,18 +47,31 @@ PY
 
 echo "GET /health, $C connections, ${D}s each, $ROUNDS rounds (stack and tool share $(nproc) cores)"
 echo "tool req/s client-µs-CPU-per-request stack-µs-CPU-per-request"
+run_oha() {
+  measure "oha-$1" oha --no-tui -c "$C" -z "${D}s" --output-format json "$URL"
+  report oha "oha-$1" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(round(s["requestsPerSec"] * s["total"]))' "$OUT/oha-$1.out")"
+}
+run_wrk() {
+  measure "wrk-$1" wrk -t2 -c"$C" -d"${D}s" "$URL"
+  report wrk "wrk-$1" "$(awk '/requests in/ {print $1}' "$OUT/wrk-$1.out")"
+}
+run_goldenpath() {
+  GOLDENPATH_TARGET__BASE_URL=http://127.0.0.1:$PORT measure "gp-$1" "$GP_BIN" load \
+    "$ROOT/bench/features/health.feature" --tags @bench --users "$C" --duration "${D}s" \
+    --workers "$WORKERS" --run-dir "$OUT/gp-$1"
+  local n failed
+  read -r n failed < <(python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["load"]; print(l["iterations"], l["iterations_failed"])' "$OUT/gp-$1/summary.json")
+  report goldenpath "gp-$1" "$n"
+  [[ $failed == 0 ]] || echo "goldenpath: $failed iterations failed (see $OUT/gp-$1.out)"
+}
+
+# The order rotates each round, so that no tool always follows the same one.
+TOOLS=(oha wrk goldenpath)
 for r in $(seq "$ROUNDS"); do
   echo "round $r"
-  measure "oha-$r" oha --no-tui -c "$C" -z "${D}s" --output-format json "$URL"
-  report oha "oha-$r" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(round(s["requestsPerSec"] * s["total"]))' "$OUT/oha-$r.out")"
-  measure "wrk-$r" wrk -t2 -c"$C" -d"${D}s" "$URL"
-  report wrk "wrk-$r" "$(awk '/requests in/ {print $1}' "$OUT/wrk-$r.out")"
-  GOLDENPATH_TARGET__BASE_URL=http://127.0.0.1:$PORT measure "gp-$r" "$GP_BIN" load \
-    "$ROOT/bench/features/health.feature" --tags @bench --users "$C" --duration "${D}s" \
-    --workers "$WORKERS" --run-dir "$OUT/gp-$r"
-  read -r n failed < <(python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["load"]; print(l["iterations"], l["iterations_failed"])' "$OUT/gp-$r/summary.json")
-  report goldenpath "gp-$r" "$n"
-  [[ $failed == 0 ]] || echo "goldenpath: $failed iterations failed (see $OUT/gp-$r.out)"
+  for i in 0 1 2; do
+    "run_${TOOLS[(r - 1 + i) % 3]}" "$r"
+  done
 done
 
 python3 - "$OUT/all" <<'PY'

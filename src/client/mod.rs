@@ -576,32 +576,51 @@ impl StackClient {
                     .map_err(|e| format!("cannot build a URL from {url:?}: {e}"))?
             }
         };
-        let mut builder = http::Request::builder()
-            .method(request.method.clone())
-            .uri(uri)
-            .header(http::header::USER_AGENT, USER_AGENT);
-        if let Some(token) = &request.bearer {
-            builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        for (k, v) in &request.headers {
-            builder = builder.header(k.as_str(), v.as_str());
-        }
+        // Built in place rather than with `http::request::Builder`, which moves its
+        // parts along with every header: this runs once per request under load.
         let body = match &request.body {
             RawBody::Empty => bytes::Bytes::new(),
-            RawBody::Json(v) => {
-                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-                serde_json::to_vec(v)
-                    .map_err(|e| format!("cannot encode the JSON body: {e}"))?
-                    .into()
-            }
-            RawBody::Text { content_type, text } => {
-                builder = builder.header(http::header::CONTENT_TYPE, content_type.as_str());
-                bytes::Bytes::from(text.clone())
-            }
+            RawBody::Json(v) => serde_json::to_vec(v)
+                .map_err(|e| format!("cannot encode the JSON body: {e}"))?
+                .into(),
+            RawBody::Text { text, .. } => bytes::Bytes::from(text.clone()),
         };
-        builder
-            .body(http_body_util::Full::new(body))
-            .map_err(|e| format!("cannot build the request: {e}"))
+        let mut http_request = http::Request::new(http_body_util::Full::new(body));
+        *http_request.method_mut() = request.method.clone();
+        *http_request.uri_mut() = uri;
+        let headers = http_request.headers_mut();
+        headers.insert(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(USER_AGENT),
+        );
+        let value = |v: &str| {
+            http::HeaderValue::from_str(v)
+                .map_err(|e| format!("cannot send header value {v:?}: {e}"))
+        };
+        if let Some(token) = &request.bearer {
+            headers.insert(
+                http::header::AUTHORIZATION,
+                value(&format!("Bearer {token}"))?,
+            );
+        }
+        match &request.body {
+            RawBody::Empty => {}
+            RawBody::Json(_) => {
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+            }
+            RawBody::Text { content_type, .. } => {
+                headers.insert(http::header::CONTENT_TYPE, value(content_type)?);
+            }
+        }
+        for (k, v) in &request.headers {
+            let name = http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| format!("cannot send header name {k:?}: {e}"))?;
+            headers.append(name, value(v)?);
+        }
+        Ok(http_request)
     }
 
     // ---- WebSockets --------------------------------------------------------------

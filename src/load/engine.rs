@@ -566,11 +566,15 @@ async fn closed_user<W: VirtualUser>(
     }
     worker.active_users.fetch_add(1, Ordering::Relaxed);
     let mut failures_in_a_row = 0;
-    while !worker.stop_starting.is_cancelled()
-        && Instant::now() < worker.deadline
-        && worker.budget.try_claim()
-    {
-        if run_iteration(&mut vu, &worker, Instant::now()).await {
+    loop {
+        let now = Instant::now();
+        if worker.stop_starting.is_cancelled()
+            || now >= worker.deadline
+            || !worker.budget.try_claim()
+        {
+            break;
+        }
+        if run_iteration(&mut vu, &worker, now).await {
             failures_in_a_row = 0;
             continue;
         }
@@ -702,10 +706,12 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
     let began = Instant::now();
     let lag = began.saturating_duration_since(scheduled);
     let mut ok = true;
+    // One clock reading per step: a step starts when the one before it ended.
+    let mut t0 = began;
     for (pos, step) in scenario.steps.iter().enumerate() {
-        let t0 = Instant::now();
         let fut = AssertUnwindSafe((step.func)(&mut vu.world, step.context.clone())).catch_unwind();
-        let result = tokio::time::timeout(worker.shape.step_timeout, fut).await;
+        let deadline = tokio::time::Instant::from_std(t0 + worker.shape.step_timeout);
+        let result = tokio::time::timeout_at(deadline, fut).await;
         let t1 = Instant::now();
         let carried = if pos == 0 { lag } else { Duration::ZERO };
         let samples = vu.world.drain_event_samples();
@@ -743,6 +749,7 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
             worker.restart.borrow_mut().failure(&worker.clock, t1);
         }
         note_reconnect(vu, worker, None);
+        t0 = t1;
         if !ok {
             break;
         }
@@ -763,7 +770,7 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
         ok = false;
     }
     vu.world.end_iteration();
-    let ended = Instant::now();
+    let ended = t0;
     worker.recorder.borrow_mut().iteration(
         scenario_index,
         ended.saturating_duration_since(scheduled),
