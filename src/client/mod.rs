@@ -520,9 +520,10 @@ impl StackClient {
                 detail,
             })?;
         let again = || self.http_request(request).ok();
-        let (parts, bytes) = self
-            .http
-            .exchange(&self.base.origin, http_request, again)
+        // Boxed: the exchange's future is ~1.9 KiB, and inline it would make every
+        // caller's future (up to the step's) that much larger, each copied as it
+        // starts; one allocation is cheaper than those copies.
+        let (parts, bytes) = Box::pin(self.http.exchange(&self.base.origin, http_request, again))
             .await
             .map_err(|e| self.transport_error(&endpoint(), e))?;
         let status = parts.status.as_u16();

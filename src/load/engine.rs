@@ -542,15 +542,22 @@ impl<W> Vu<W> {
     }
 }
 
-async fn join_users<W>(tasks: Vec<tokio::task::JoinHandle<Vu<W>>>) -> Vec<Vu<W>> {
-    let mut out = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        // A user task only fails on a bug in the engine (steps' panics are caught).
-        if let Ok(vu) = t.await {
-            out.push(vu);
+/// The users back once their tasks end. The waiting runs as a task of its own: the
+/// worker's main future is polled at every turn of the `LocalSet` (many times per
+/// request), and polling a user's `JoinHandle` there moved a whole `Vu` each time
+/// (0.4 % of the engine benchmark's CPU in memmove alone).
+async fn join_users<W: 'static>(tasks: Vec<tokio::task::JoinHandle<Vu<W>>>) -> Vec<Vu<W>> {
+    let joined = tokio::task::spawn_local(async move {
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            // A user task only fails on a bug in the engine (steps' panics are caught).
+            if let Ok(vu) = t.await {
+                out.push(vu);
+            }
         }
-    }
-    out
+        out
+    });
+    joined.await.unwrap_or_default()
 }
 
 /// Closed model: start after the ramp-up offset, then iterations back to back, with a
