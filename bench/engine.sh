@@ -87,4 +87,10 @@ for t, (rps, cpu, stack) in mean.items():
 gp = mean["goldenpath"][0]
 print(f"goldenpath / oha = {gp / mean['oha'][0]:.2f} (target >= 1.0), "
       f"goldenpath / wrk = {gp / mean['wrk'][0]:.2f} (target >= 0.8)")
+# The same ratios round by round: the host's speed drifts, a round's tools share it.
+for peer in ("oha", "wrk"):
+    ratios = sorted(g[0] / p[0] for g, p in zip(rows["goldenpath"], rows[peer]))
+    print(f"per round, goldenpath / {peer}: median {statistics.median(ratios):.2f}, "
+          f"range {ratios[0]:.2f}-{ratios[-1]:.2f}, goldenpath ahead in "
+          f"{sum(r >= 1 for r in ratios)} of {len(ratios)}")
 PY

@@ -4,10 +4,6 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-/// mimalloc rather than glibc's malloc: see the note on the dependency in Cargo.toml.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
