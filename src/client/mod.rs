@@ -811,11 +811,7 @@ fn status_error(endpoint: String, raw: &RawResponse, expected: u16) -> ClientErr
 
 /// An answer with the promised status whose body is not the JSON the contract promises.
 fn not_json(answer: &Answer<'_>) -> ClientError {
-    ClientError::Decode {
-        endpoint: endpoint_name(&answer.method, answer.path),
-        detail: "the body is not JSON".into(),
-        body_excerpt: error::excerpt(&answer.body, 200),
-    }
+    answer.decode("the body is not JSON".into())
 }
 
 fn decode(r: &Reply<'_>, detail: String) -> ClientError {
