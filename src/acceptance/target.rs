@@ -1,8 +1,9 @@
 //! The stack a scenario talks to: one that goldenpath started (a container it can
 //! restart and read logs from) or one that was already running at a base URL.
 //!
-//! The current base URL is cached in a `watch` channel: reading it is free (the load
-//! mode reads it on every step), and only a restart looks the mapped port up again.
+//! The current base URL is cached in a `watch` channel: only a restart looks the mapped
+//! port up again, and a World's receiver tells it, with one atomic load, whether the
+//! URL changed (the load mode asks on every step).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,11 +71,6 @@ impl StackTarget {
     /// The base URL as last looked up.
     pub fn base_url(&self) -> String {
         self.url.borrow().clone()
-    }
-
-    /// Whether `url` is the base URL as last looked up (without copying it).
-    pub fn base_url_is(&self, url: &str) -> bool {
-        *self.url.borrow() == url
     }
 
     /// Follow base-URL changes (after a restart the mapped port can change).

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use fake::Fake as _;
 use fake::faker::name::en::FirstName;
+use tokio::sync::watch;
 
 use super::context::RunContext;
 use super::target::StackTarget;
@@ -24,8 +25,9 @@ use crate::load::vu::{EventSample, LedgerCheck};
 thread_local! {
     /// One HTTP connection pool per thread, shared by every World on it: a virtual user
     /// must not cost a pool of its own, and a pool's connections belong to the runtime
-    /// that opened them (the load mode runs one runtime per worker thread).
-    static THREAD_POOL: std::cell::RefCell<Option<StackClient>> = const { std::cell::RefCell::new(None) };
+    /// that opened them (the load mode runs one runtime per worker thread). Kept with
+    /// the run's configuration it was made from: a pool serves one run.
+    static THREAD_POOL: std::cell::RefCell<Option<(Arc<Config>, StackClient)>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Who a scenario's name ("Alice") stands for on the stack.
@@ -102,7 +104,10 @@ pub struct GoldenWorld {
     ctx: Option<Arc<RunContext>>,
     stack: Option<Arc<StackTarget>>,
     own_stack: bool,
-    client: Option<StackClient>,
+    /// The client for the stack's base URL, with a watch on that URL (it changes when
+    /// a restart maps another port). Asking the watch whether it changed is one atomic
+    /// load; reading the URL would take a lock shared with every other user's thread.
+    client: Option<(StackClient, watch::Receiver<String>)>,
     pub(crate) users: BTreeMap<String, User>,
     /// Each user's open agent-events socket.
     pub(crate) sockets: BTreeMap<String, AgentEventSocket>,
@@ -187,6 +192,7 @@ impl GoldenWorld {
         };
         self.own_stack = own_stack && ctx.factory.is_some();
         self.stack = Some(stack);
+        self.client = None;
         self.ctx = Some(ctx);
     }
 
@@ -253,12 +259,13 @@ impl GoldenWorld {
 
     /// The client for the stack's current base URL (it changes after a restart).
     pub fn client(&mut self) -> StackClient {
-        if let Some(client) = &self.client
-            && self.target().base_url_is(client.base_url())
+        if let Some((client, url)) = &self.client
+            && matches!(url.has_changed(), Ok(false))
         {
             return client.clone();
         }
-        let url = self.target().base_url();
+        let mut watch = self.target().subscribe();
+        let url = watch.borrow_and_update().clone();
         let run_client = &self.ctx().client;
         let client = THREAD_POOL
             .with(|pool| {
@@ -266,14 +273,14 @@ impl GoldenWorld {
                 // A pool serves one run: another run has another contract.
                 let stale = pool
                     .as_ref()
-                    .is_none_or(|c| !Arc::ptr_eq(c.contract_arc(), run_client.contract_arc()));
+                    .is_none_or(|(run, _)| !Arc::ptr_eq(run, run_client.contract_arc()));
                 if stale {
-                    *pool = Some(run_client.fresh_pool());
+                    *pool = Some((run_client.contract_arc().clone(), run_client.fresh_pool()));
                 }
-                pool.as_ref().expect("filled above").with_base_url(&url)
+                pool.as_ref().expect("filled above").1.with_base_url(&url)
             })
             .unwrap_or_else(|e| panic!("cannot build a client for {url}: {e}"));
-        self.client = Some(client.clone());
+        self.client = Some((client.clone(), watch));
         client
     }
 

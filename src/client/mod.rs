@@ -106,9 +106,11 @@ impl StackClient {
     }
 
     /// The same stack and contract with a connection pool of its own (a pool's
-    /// connections belong to the runtime that opened them).
+    /// connections belong to the runtime that opened them), and its own copy of the
+    /// contract: every request clones the client, and a count shared by the load
+    /// mode's threads would move between cores each time.
     pub fn fresh_pool(&self) -> Self {
-        Self::new(&self.base.url, self.contract.clone())
+        Self::new(&self.base.url, Arc::new(Config::clone(&self.contract)))
             .expect("the base URL was valid when this client was built")
     }
 
@@ -549,8 +551,9 @@ impl StackClient {
         }
     }
 
-    /// The `http::Request` for a [`RawRequest`], in origin form (path and query; the
-    /// transport adds `Host`); an unusable header or path is reported in words.
+    /// The `http::Request` for a [`RawRequest`], in origin form (path and query) with
+    /// the base URL's `Host` unless the request names its own; an unusable header or
+    /// path is reported in words.
     fn http_request(
         &self,
         request: &RawRequest,
@@ -590,6 +593,7 @@ impl StackClient {
         *http_request.method_mut() = request.method.clone();
         *http_request.uri_mut() = uri;
         let headers = http_request.headers_mut();
+        headers.insert(http::header::HOST, self.base.origin.host().clone());
         headers.insert(
             http::header::USER_AGENT,
             http::HeaderValue::from_static(USER_AGENT),
@@ -619,7 +623,13 @@ impl StackClient {
         for (k, v) in &request.headers {
             let name = http::HeaderName::from_bytes(k.as_bytes())
                 .map_err(|e| format!("cannot send header name {k:?}: {e}"))?;
-            headers.append(name, value(v)?);
+            let v = value(v)?;
+            // A `Host` of the request's own replaces the base URL's.
+            if name == http::header::HOST {
+                headers.insert(name, v);
+            } else {
+                headers.append(name, v);
+            }
         }
         Ok(http_request)
     }
