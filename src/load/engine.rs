@@ -19,11 +19,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures_channel::oneshot;
 use futures_util::FutureExt as _;
 use futures_util::StreamExt as _;
 use tokio::sync::{Notify, mpsc};
@@ -396,8 +398,10 @@ struct Worker<W: VirtualUser> {
     start: Instant,
     deadline: Instant,
     budget: Arc<IterationBudget>,
+    /// This worker's own child of the run's token. A token's state sits behind a mutex
+    /// that every `is_cancelled()` takes (once per iteration); shared by all workers,
+    /// that mutex moved between cores each time.
     stop_starting: CancellationToken,
-    abort: CancellationToken,
     clock: Arc<RestartClock>,
     active_users: Arc<AtomicU64>,
     recorder: RefCell<Recorder>,
@@ -411,6 +415,36 @@ struct Vu<W> {
     iterations: u64,
     misdelivered_seen: u64,
     restart: UserRestart,
+    /// The step timeout, one timer for all of the user's steps: each step moves its
+    /// deadline on. A later deadline is a single atomic update in Tokio's timer,
+    /// while a timer made and dropped per step registered and removed itself in the
+    /// timer wheel each time (about 3 % of the client's instructions per request).
+    step_timer: Pin<Box<tokio::time::Sleep>>,
+    /// Ready once the run is aborted (see [`AbortRelay`]); an iteration races it.
+    aborted: Option<oneshot::Receiver<()>>,
+}
+
+/// Passes the run's abort on to each user of a worker through a one-shot channel of
+/// its own, which resolves when the relay drops its sender. The iteration in flight
+/// races it: polling a channel is a few atomic operations, where polling the run's
+/// `CancellationToken` took two mutexes, several times per request.
+#[derive(Default)]
+struct AbortRelay {
+    senders: RefCell<Vec<oneshot::Sender<()>>>,
+}
+
+impl AbortRelay {
+    fn receiver(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.senders.borrow_mut().push(tx);
+        rx
+    }
+
+    /// Drops every sender once `abort` is cancelled.
+    async fn relay(self: Rc<Self>, abort: CancellationToken) {
+        abort.cancelled().await;
+        self.senders.borrow_mut().clear();
+    }
 }
 
 async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
@@ -430,8 +464,7 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
         shape: setup.shape,
         start: setup.start,
         budget: setup.budget,
-        stop_starting: setup.stop_starting,
-        abort: setup.abort,
+        stop_starting: setup.stop_starting.child_token(),
         clock: setup.clock,
         active_users: setup.active_users,
         recorder: RefCell::new(recorder),
@@ -454,6 +487,9 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
         })
     };
 
+    let abort_relay = Rc::new(AbortRelay::default());
+    let relay = tokio::task::spawn_local(abort_relay.clone().relay(setup.abort.clone()));
+
     let users: Vec<u64> = worker.shape.users_of_worker(setup.index).collect();
     let mut vus: Vec<Vu<W>> = match worker.shape.model {
         Model::Closed {
@@ -463,7 +499,12 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
             let tasks: Vec<_> = users
                 .into_iter()
                 .map(|index| {
-                    let vu = Vu::new(W::virtual_user(&setup.context, index), index);
+                    let vu = Vu::new(
+                        W::virtual_user(&setup.context, index),
+                        index,
+                        worker.shape.step_timeout,
+                        abort_relay.receiver(),
+                    );
                     let offset = schedule::ramp_offset(index, total, ramp_up);
                     tokio::task::spawn_local(closed_user(vu, worker.clone(), offset))
                 })
@@ -475,7 +516,12 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
             let tasks: Vec<_> = users
                 .into_iter()
                 .map(|index| {
-                    let vu = Vu::new(W::virtual_user(&setup.context, index), index);
+                    let vu = Vu::new(
+                        W::virtual_user(&setup.context, index),
+                        index,
+                        worker.shape.step_timeout,
+                        abort_relay.receiver(),
+                    );
                     tokio::task::spawn_local(open_user(vu, worker.clone(), pool.clone()))
                 })
                 .collect();
@@ -485,6 +531,7 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
         }
     };
     ticker.abort();
+    relay.abort();
 
     // Read back every user's acknowledged messages.
     let mut fin = WorkerFinal::default();
@@ -531,13 +578,16 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
 }
 
 impl<W> Vu<W> {
-    fn new(world: W, index: u64) -> Vu<W> {
+    /// Inside the worker's runtime (the step timer belongs to it).
+    fn new(world: W, index: u64, step_timeout: Duration, aborted: oneshot::Receiver<()>) -> Vu<W> {
         Vu {
             world,
             index,
             iterations: 0,
             misdelivered_seen: 0,
             restart: UserRestart::default(),
+            step_timer: Box::pin(tokio::time::sleep(step_timeout)),
+            aborted: Some(aborted),
         }
     }
 }
@@ -689,15 +739,16 @@ async fn run_iteration<W: VirtualUser>(
     worker: &Worker<W>,
     scheduled: Instant,
 ) -> bool {
-    let passed = {
-        let steps = steps_of(vu, worker, scheduled);
-        tokio::pin!(steps);
-        tokio::select! {
-            biased;
-            () = worker.abort.cancelled() => None,
-            ok = &mut steps => Some(ok),
-        }
+    let mut aborted = vu
+        .aborted
+        .take()
+        .expect("a user runs one iteration at a time");
+    let passed = tokio::select! {
+        biased;
+        _ = &mut aborted => None,
+        ok = steps_of(vu, worker, scheduled) => Some(ok),
     };
+    vu.aborted = Some(aborted);
     if passed.is_none() {
         vu.world.drain_event_samples();
         vu.world.end_iteration();
@@ -716,9 +767,15 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
     // One clock reading per step: a step starts when the one before it ended.
     let mut t0 = began;
     for (pos, step) in scenario.steps.iter().enumerate() {
+        vu.step_timer
+            .as_mut()
+            .reset((t0 + worker.shape.step_timeout).into());
         let fut = AssertUnwindSafe((step.func)(&mut vu.world, step.context.clone())).catch_unwind();
-        let deadline = tokio::time::Instant::from_std(t0 + worker.shape.step_timeout);
-        let result = tokio::time::timeout_at(deadline, fut).await;
+        let result = tokio::select! {
+            biased;
+            done = fut => Ok(done),
+            () = vu.step_timer.as_mut() => Err(()),
+        };
         let t1 = Instant::now();
         let carried = if pos == 0 { lag } else { Duration::ZERO };
         let samples = vu.world.drain_event_samples();
