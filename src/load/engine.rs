@@ -781,10 +781,10 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
         let samples = vu.world.drain_event_samples();
         let mut rec = worker.recorder.borrow_mut();
         for s in &samples {
-            rec.event(&s.event, s.latency() + lag);
+            rec.event(&s.event, s.latency() + lag, t1);
         }
         match result {
-            Ok(Ok(())) => rec.step_ok(step.id, t1 - t0 + carried),
+            Ok(Ok(())) => rec.step_ok(step.id, t1 - t0 + carried, t1),
             Ok(Err(payload)) => {
                 let class = match (vu.world.failure_kind(), panics::take_location()) {
                     (Some(kind), _) => ErrorClass::Kind(kind),
@@ -839,6 +839,7 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
         scenario_index,
         ended.saturating_duration_since(scheduled),
         ok,
+        ended,
     );
     vu.iterations += 1;
     vu.restart.iteration_done(&worker.clock);

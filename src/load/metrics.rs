@@ -196,6 +196,9 @@ pub struct Recorder {
     worker: usize,
     start: Instant,
     current: u64,
+    /// Where the current interval ends: a record before it only compares two instants
+    /// (every step and iteration records, tens of thousands of times a second).
+    current_ends: Instant,
     steps: Vec<Series>,
     scenario: Series,
     /// One per planned scenario when there are several, else empty.
@@ -221,6 +224,7 @@ impl Recorder {
             worker,
             start,
             current: 0,
+            current_ends: start + INTERVAL,
             steps: (0..steps).map(|_| Series::new()).collect(),
             scenario: Series::new(),
             scenarios: (0..separately_measured(scenarios))
@@ -239,10 +243,19 @@ impl Recorder {
         (now.saturating_duration_since(start).as_nanos() / INTERVAL.as_nanos()) as u64
     }
 
+    /// When interval `index` ends.
+    fn interval_end(&self, index: u64) -> Instant {
+        self.start + INTERVAL.saturating_mul(u32::try_from(index + 1).unwrap_or(u32::MAX))
+    }
+
     /// Moves to the interval of `now`, sending the finished one(s).
     pub fn roll(&mut self, now: Instant) {
+        if now < self.current_ends {
+            return;
+        }
         let index = Self::interval_of(self.start, now);
         if index <= self.current {
+            self.current_ends = self.interval_end(self.current);
             return;
         }
         let mut series = Vec::new();
@@ -274,6 +287,7 @@ impl Recorder {
             });
         }
         self.current = index;
+        self.current_ends = self.interval_end(index);
         (self.sink)(WorkerReport::Watermark {
             worker: self.worker,
             index,
@@ -286,8 +300,9 @@ impl Recorder {
         self.roll(end.max(Instant::now()));
     }
 
-    pub fn step_ok(&mut self, step: usize, took: Duration) {
-        self.roll(Instant::now());
+    /// A step that passed, `took` long, ending at `now`.
+    pub fn step_ok(&mut self, step: usize, took: Duration, now: Instant) {
+        self.roll(now);
         self.steps[step].record(micros(took));
     }
 
@@ -314,9 +329,9 @@ impl Recorder {
         self.errors.add(ErrorKey { step: None, class }, example);
     }
 
-    /// A finished iteration of planned scenario `scenario`.
-    pub fn iteration(&mut self, scenario: usize, took: Duration, ok: bool) {
-        self.roll(Instant::now());
+    /// A finished iteration of planned scenario `scenario`, ending at `now`.
+    pub fn iteration(&mut self, scenario: usize, took: Duration, ok: bool, now: Instant) {
+        self.roll(now);
         self.counters.iterations += 1;
         if !ok {
             self.counters.iterations_failed += 1;
@@ -341,8 +356,9 @@ impl Recorder {
         self.counters.dropped += 1;
     }
 
-    pub fn event(&mut self, name: &str, took: Duration) {
-        self.roll(Instant::now());
+    /// An agent event that arrived `took` after its execute request; recorded at `now`.
+    pub fn event(&mut self, name: &str, took: Duration, now: Instant) {
+        self.roll(now);
         let us = micros(took);
         match self.events.iter_mut().find(|(n, _)| n == name) {
             Some((_, s)) => s.record(us),
@@ -512,8 +528,8 @@ mod tests {
             .collect();
         // Worker 0 records in interval 5 (now); worker 1 records nothing yet.
         recorders[0].current = 5;
-        recorders[0].step_ok(0, Duration::from_millis(3));
-        recorders[0].iteration(0, Duration::from_millis(4), true);
+        recorders[0].step_ok(0, Duration::from_millis(3), Instant::now());
+        recorders[0].iteration(0, Duration::from_millis(4), true, Instant::now());
         recorders[0].step_failed(0, ErrorClass::Timeout, || "slow".into());
         recorders[0].finish();
         let mut totals = Totals::new(2);
@@ -537,5 +553,36 @@ mod tests {
         assert_eq!(five.series[&SeriesKey::Step(0)].errors, 1);
         assert_eq!(totals.counters.step_errors, 1);
         assert_eq!(recorders[0].errors.sorted()[0].1, 1);
+    }
+
+    #[test]
+    fn a_record_sends_the_interval_only_once_its_end_has_passed() {
+        let start = Instant::now();
+        let sent: Rc<RefCell<Vec<WorkerReport>>> = Rc::default();
+        let sink = sent.clone();
+        let mut recorder =
+            Recorder::new(0, start, 1, 1, Box::new(move |r| sink.borrow_mut().push(r)));
+        let intervals = |sent: &Rc<RefCell<Vec<WorkerReport>>>| {
+            sent.borrow()
+                .iter()
+                .filter_map(|r| match r {
+                    WorkerReport::Interval { record, .. } => Some(record.index),
+                    WorkerReport::Watermark { .. } => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let ms = Duration::from_millis;
+        recorder.step_ok(0, ms(1), start + ms(10));
+        recorder.step_ok(0, ms(1), start + INTERVAL - ms(1));
+        assert!(sent.borrow().is_empty(), "interval 0 has not ended");
+        recorder.step_ok(0, ms(1), start + INTERVAL);
+        assert_eq!(intervals(&sent), [0]);
+        // Moving to interval 3 sends interval 1; interval 2 had nothing and is not sent.
+        recorder.iteration(0, ms(2), true, start + INTERVAL * 3 + ms(5));
+        assert_eq!(intervals(&sent), [0, 1]);
+        recorder.event("agent_started", ms(3), start + INTERVAL * 3 + ms(900));
+        assert_eq!(intervals(&sent), [0, 1], "still interval 3");
+        recorder.finish();
+        assert_eq!(intervals(&sent), [0, 1, 3]);
     }
 }
