@@ -427,7 +427,9 @@ struct Vu<W> {
 /// Passes the run's abort on to each user of a worker through a one-shot channel of
 /// its own, which resolves when the relay drops its sender. The iteration in flight
 /// races it: polling a channel is a few atomic operations, where polling the run's
-/// `CancellationToken` took two mutexes, several times per request.
+/// `CancellationToken` took two mutexes, several times per request. The relay is a
+/// task of the user's own worker thread, so an iteration that ends in the moment
+/// before it runs counts as finished, not interrupted.
 #[derive(Default)]
 struct AbortRelay {
     senders: RefCell<Vec<oneshot::Sender<()>>>,
@@ -912,6 +914,13 @@ mod tests {
         });
     }
 
+    #[cucumber::when(expr = "every {int}th iteration stalls for {int} ms")]
+    async fn stalls_sometimes(w: &mut Counter, every: u64, ms: u64) {
+        if (w.iteration + 1).is_multiple_of(every) {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+
     #[cucumber::then(expr = "user {int} fails every {int}th iteration")]
     fn fails_sometimes(w: &mut Counter, user: u64, every: u64) {
         if w.index == user {
@@ -1032,6 +1041,60 @@ mod tests {
         // The default error-rate threshold is not configured, so only the implicit ones.
         assert!(out.thresholds_passed);
         assert_eq!(out.summary.verdict, Verdict::Pass);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_over_its_timeout_fails_and_the_next_steps_get_a_fresh_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_feature(
+            dir.path(),
+            "stall.feature",
+            "@load\nFeature: Stall\n  Scenario: stalls now and then\n    Given a counter\n    When every 3th iteration stalls for 400 ms\n    When it is bumped after 20 ms\n",
+        );
+        let mut config = LoadConfig::default();
+        config.profiles.insert(
+            "stall".into(),
+            Profile {
+                users: Some(1),
+                iterations: Some(9),
+                step_timeout: Some(Duration::from_millis(150)),
+                failure_pause: Some(Duration::ZERO),
+                ..Profile::default()
+            },
+        );
+        let opts = LoadOptions {
+            features: vec![path],
+            profile: Some("stall".into()),
+            run_dir: dir.path().join("run"),
+            progress: ProgressMode::Off,
+            config,
+            ..LoadOptions::default()
+        };
+        let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
+            .await
+            .unwrap();
+        let l = out.summary.load.as_ref().unwrap();
+        // Iterations 3, 6 and 9 stall past the 150 ms timeout; the others pass, each
+        // step of theirs within a timeout that started with the step.
+        assert_eq!(l.iterations, 9);
+        assert_eq!(l.iterations_failed, 3);
+        assert_eq!((l.steps[1].count, l.steps[1].errors), (6, 3));
+        assert_eq!(
+            l.steps[2].count, 6,
+            "the bump after a timed-out step is not run"
+        );
+        assert_eq!(l.errors.len(), 1, "{:?}", l.errors);
+        assert!(l.errors[0].kind.contains("timeout"), "{}", l.errors[0].kind);
+        assert!(
+            l.errors[0].example.contains("did not finish within 150ms"),
+            "{}",
+            l.errors[0].example
+        );
+        assert!(
+            l.steps[1].max_us < 150_000,
+            "a passing step took {} µs",
+            l.steps[1].max_us
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1181,7 +1244,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn ctrl_c_stops_cleanly_and_still_writes_results() {
         let dir = tempfile::tempdir().unwrap();
+        // Each user's 10th iteration stalls for a minute, so at Ctrl-C both users are
+        // inside an iteration that only the abort can end.
+        let path = write_feature(
+            dir.path(),
+            "stuck.feature",
+            "@load\nFeature: Stuck\n  Scenario: bumps, then stalls\n    Given a counter\n    When it is bumped after 5 ms\n    When every 10th iteration stalls for 60000 ms\n",
+        );
         let opts = LoadOptions {
+            features: vec![path],
             users: Some(2),
             duration: Some(Duration::from_secs(60)),
             ..options(dir.path(), 5)
@@ -1197,14 +1268,8 @@ mod tests {
         assert!(began.elapsed() < Duration::from_secs(10));
         assert!(out.interrupted);
         let l = out.summary.load.as_ref().unwrap();
-        assert!(l.iterations > 10);
-        // User 0 never fails, so it is always inside an iteration; user 1 may be in
-        // its pause after a failure.
-        assert!(
-            (1..=2).contains(&l.iterations_interrupted),
-            "{} interrupted",
-            l.iterations_interrupted
-        );
+        assert_eq!((l.iterations, l.iterations_failed), (18, 0));
+        assert_eq!(l.iterations_interrupted, 2);
         assert!(
             out.text
                 .contains(&format!("{} interrupted", l.iterations_interrupted))
