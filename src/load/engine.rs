@@ -492,6 +492,15 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
     let abort_relay = Rc::new(AbortRelay::default());
     let relay = tokio::task::spawn_local(abort_relay.clone().relay(setup.abort.clone()));
 
+    let new_vu = |index| {
+        Vu::new(
+            W::virtual_user(&setup.context, index),
+            index,
+            worker.shape.step_timeout,
+            abort_relay.receiver(),
+        )
+    };
+
     let users: Vec<u64> = worker.shape.users_of_worker(setup.index).collect();
     let mut vus: Vec<Vu<W>> = match worker.shape.model {
         Model::Closed {
@@ -501,12 +510,7 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
             let tasks: Vec<_> = users
                 .into_iter()
                 .map(|index| {
-                    let vu = Vu::new(
-                        W::virtual_user(&setup.context, index),
-                        index,
-                        worker.shape.step_timeout,
-                        abort_relay.receiver(),
-                    );
+                    let vu = new_vu(index);
                     let offset = schedule::ramp_offset(index, total, ramp_up);
                     tokio::task::spawn_local(closed_user(vu, worker.clone(), offset))
                 })
@@ -518,13 +522,7 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
             let tasks: Vec<_> = users
                 .into_iter()
                 .map(|index| {
-                    let vu = Vu::new(
-                        W::virtual_user(&setup.context, index),
-                        index,
-                        worker.shape.step_timeout,
-                        abort_relay.receiver(),
-                    );
-                    tokio::task::spawn_local(open_user(vu, worker.clone(), pool.clone()))
+                    tokio::task::spawn_local(open_user(new_vu(index), worker.clone(), pool.clone()))
                 })
                 .collect();
             dispatch(&worker, &pool, setup.index, rate).await;
@@ -986,6 +984,20 @@ mod tests {
         }
     }
 
+    /// A run of `feature` under `profile`, the run's only profile, into `run_dir`.
+    fn profiled(feature: &Path, profile: Profile, run_dir: PathBuf) -> LoadOptions {
+        let mut config = LoadConfig::default();
+        config.profiles.insert("test".into(), profile);
+        LoadOptions {
+            features: vec![feature.to_path_buf()],
+            profile: Some("test".into()),
+            run_dir,
+            progress: ProgressMode::Off,
+            config,
+            ..LoadOptions::default()
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn closed_model_counts_agree() {
         let dir = tempfile::tempdir().unwrap();
@@ -1051,25 +1063,14 @@ mod tests {
             "stall.feature",
             "@load\nFeature: Stall\n  Scenario: stalls now and then\n    Given a counter\n    When every 3th iteration stalls for 400 ms\n    When it is bumped after 20 ms\n",
         );
-        let mut config = LoadConfig::default();
-        config.profiles.insert(
-            "stall".into(),
-            Profile {
-                users: Some(1),
-                iterations: Some(9),
-                step_timeout: Some(Duration::from_millis(150)),
-                failure_pause: Some(Duration::ZERO),
-                ..Profile::default()
-            },
-        );
-        let opts = LoadOptions {
-            features: vec![path],
-            profile: Some("stall".into()),
-            run_dir: dir.path().join("run"),
-            progress: ProgressMode::Off,
-            config,
-            ..LoadOptions::default()
+        let profile = Profile {
+            users: Some(1),
+            iterations: Some(9),
+            step_timeout: Some(Duration::from_millis(150)),
+            failure_pause: Some(Duration::ZERO),
+            ..Profile::default()
         };
+        let opts = profiled(&path, profile, dir.path().join("run"));
         let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
             .await
             .unwrap();
@@ -1106,24 +1107,13 @@ mod tests {
             "@load\nFeature: Down\n  Scenario: always fails\n    Given a counter\n    Then user 0 fails every 1th iteration\n",
         );
         let run = |failure_pause: Option<Duration>, name: &str| {
-            let mut config = LoadConfig::default();
-            config.profiles.insert(
-                "down".into(),
-                Profile {
-                    users: Some(1),
-                    duration: Some(Duration::from_secs(1)),
-                    failure_pause,
-                    ..Profile::default()
-                },
-            );
-            LoadOptions {
-                features: vec![path.clone()],
-                profile: Some("down".into()),
-                run_dir: dir.path().join(name),
-                progress: ProgressMode::Off,
-                config,
-                ..LoadOptions::default()
-            }
+            let profile = Profile {
+                users: Some(1),
+                duration: Some(Duration::from_secs(1)),
+                failure_pause,
+                ..Profile::default()
+            };
+            profiled(&path, profile, dir.path().join(name))
         };
         // Default pause: 100, 200, 400, 800 ms after failures 1-4: at most 5 in 1 s.
         let out = run_load::<Counter>(run(None, "paused"), (), None, CancellationToken::new())
