@@ -254,10 +254,6 @@ impl Recorder {
             return;
         }
         let index = Self::interval_of(self.start, now);
-        if index <= self.current {
-            self.current_ends = self.interval_end(self.current);
-            return;
-        }
         let mut series = Vec::new();
         let mut take = |key: SeriesKey, s: &mut Series| {
             if !s.is_empty() {
@@ -296,8 +292,7 @@ impl Recorder {
 
     /// Sends everything recorded so far (the end of the run).
     pub fn finish(&mut self) {
-        let end = self.start + INTERVAL * u32::try_from(self.current + 1).unwrap_or(u32::MAX);
-        self.roll(end.max(Instant::now()));
+        self.roll(self.current_ends.max(Instant::now()));
     }
 
     /// A step that passed, `took` long, ending at `now`.
@@ -527,7 +522,6 @@ mod tests {
             })
             .collect();
         // Worker 0 records in interval 5 (now); worker 1 records nothing yet.
-        recorders[0].current = 5;
         recorders[0].step_ok(0, Duration::from_millis(3), Instant::now());
         recorders[0].iteration(0, Duration::from_millis(4), true, Instant::now());
         recorders[0].step_failed(0, ErrorClass::Timeout, || "slow".into());
@@ -538,7 +532,7 @@ mod tests {
             finals.extend(totals.take(r));
         }
         assert!(finals.is_empty(), "worker 1 has not reported yet");
-        recorders[1].current = 6;
+        recorders[1].roll(start + INTERVAL * 6);
         recorders[1].finish();
         for r in sent.borrow_mut().drain(..) {
             finals.extend(totals.take(r));
