@@ -163,11 +163,10 @@ impl Transport {
     async fn exchange_unbounded(
         &self,
         origin: &Origin,
-        request: http::Request<Full<Bytes>>,
+        mut request: http::Request<Full<Bytes>>,
         again: impl Fn() -> Option<http::Request<Full<Bytes>>>,
     ) -> Result<(http::response::Parts, Bytes), Failure> {
         let idempotent = request.method().is_idempotent();
-        let mut request = request;
         loop {
             let (mut sender, reused) = match self.checkout(origin).await {
                 Some(sender) => (sender, true),
