@@ -6,6 +6,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK_BIN=$ROOT/target/release/agent-stack
 GP_BIN=$ROOT/target/release/goldenpath
 
+# require CMD HOW: stop with HOW (the command that installs CMD) unless CMD is on PATH.
+require() {
+  command -v "$1" >/dev/null || { echo "$1 is missing: $2" >&2; exit 1; }
+}
+
 build_release() {
   (cd "$ROOT" && cargo build --release -p agent-stack -p goldenpath)
 }

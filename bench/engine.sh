@@ -9,8 +9,8 @@
 source "$(dirname "$0")/common.sh"
 C=${C:-50} D=${D:-10} ROUNDS=${ROUNDS:-3} PORT=${PORT:-18080} WORKERS=${WORKERS:-2}
 URL=http://127.0.0.1:$PORT/health
-command -v oha >/dev/null || { echo "cargo install oha --locked" >&2; exit 1; }
-command -v wrk >/dev/null || { echo "apt-get install -y wrk" >&2; exit 1; }
+require oha "cargo install oha --locked"
+require wrk "apt-get install -y wrk"
 [[ ${SKIP_BUILD:-} ]] || build_release
 start_stack "$PORT"
 trap stop_stack EXIT

@@ -12,8 +12,8 @@
 source "$(dirname "$0")/common.sh"
 N=${N:-5000} C=${C:-50} PORT=${PORT:-18085} WORKERS=${WORKERS:-2}
 URL=http://127.0.0.1:$PORT/health
-command -v valgrind >/dev/null || { echo "apt-get install -y valgrind" >&2; exit 1; }
-command -v oha >/dev/null || { echo "cargo install oha --locked" >&2; exit 1; }
+require valgrind "apt-get install -y valgrind"
+require oha "cargo install oha --locked"
 [[ ${SKIP_BUILD:-} ]] || build_release
 start_stack "$PORT"
 trap stop_stack EXIT
