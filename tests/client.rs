@@ -677,6 +677,65 @@ async fn a_base_url_path_prefixes_every_request_in_origin_form() {
     }
 }
 
+/// A body that arrives in several pieces (chunked, with pauses between the chunks, so
+/// that the client reads them as separate frames) is read whole, and the connection is
+/// kept for the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_in_several_chunks_is_read_whole() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 1024];
+                loop {
+                    while !pending.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => pending.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    pending.clear();
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                    let mut pieces = vec![head.to_owned()];
+                    for chunk in [
+                        r#"{"status":"hea"#,
+                        r#"lthy","boot_id":"#,
+                        r#""b-2","uptime_s":7}"#,
+                    ] {
+                        pieces.push(format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+                    }
+                    pieces.push("0\r\n\r\n".to_owned());
+                    for piece in pieces {
+                        if socket.write_all(piece.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            });
+        }
+    });
+    let c = StackClient::new(&format!("http://{addr}"), Arc::new(Config::default())).unwrap();
+    for _ in 0..2 {
+        let health = c.health().await.unwrap();
+        assert_eq!(
+            (
+                health.status.as_str(),
+                health.boot_id.as_str(),
+                health.uptime_s
+            ),
+            ("healthy", "b-2", Some(7.0))
+        );
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_requests_share_one_kept_alive_connection() {
     let (addr, accepted) = counting_server(true).await;

@@ -23,7 +23,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::uri::{Authority, Scheme};
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::{self, SendRequest};
@@ -177,12 +177,11 @@ impl Transport {
             match sender.try_send_request(request).await {
                 Ok(response) => {
                     let (parts, body) = response.into_parts();
-                    let body = body
-                        .collect()
+                    let body = read_whole(body)
                         .await
                         .map_err(|e| Failure::Broken(Box::new(e)))?;
                     self.checkin(origin, sender);
-                    return Ok((parts, body.to_bytes()));
+                    return Ok((parts, body));
                 }
                 Err(mut e) => {
                     let retry = match e.take_message() {
@@ -245,6 +244,30 @@ impl Transport {
         });
         Ok(sender)
     }
+}
+
+/// The whole body. An answer that arrives in one frame, as small answers do, is kept as
+/// it was read, without the queue `http_body_util::Collect` puts every frame in first.
+/// Trailers are not read.
+async fn read_whole(mut body: hyper::body::Incoming) -> Result<Bytes, hyper::Error> {
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        match &mut joined {
+            Some(buf) => buf.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut buf = BytesMut::with_capacity(first.len() + data.len());
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&data);
+                joined = Some(buf);
+            }
+        }
+    }
+    Ok(joined.map_or(first, BytesMut::freeze))
 }
 
 /// A failed TLS handshake says so: rustls's own words ("received corrupt message of
