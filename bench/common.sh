@@ -3,8 +3,10 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STACK_BIN=$ROOT/target/release/agent-stack
-GP_BIN=$ROOT/target/release/goldenpath
+# Another build can be measured by naming it (with SKIP_BUILD=1), for example a copy of
+# the binary from before a change: GP_BIN=/tmp/goldenpath-before.
+STACK_BIN=${STACK_BIN:-$ROOT/target/release/agent-stack}
+GP_BIN=${GP_BIN:-$ROOT/target/release/goldenpath}
 
 # require CMD HOW: stop with HOW (the command that installs CMD) unless CMD is on PATH.
 require() {

@@ -270,6 +270,26 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Connections the kernel completes and queues for the stack while it is not accepting
+/// them (busy, or paused by `docker pause` or SIGSTOP). The 128 of `TcpListener::bind`
+/// (the standard library's figure) overflowed when a load run's open model kept
+/// arriving during a 1 s pause: each connection past the queue had its SYN dropped and
+/// resent by the client a second later, so requests that arrived late in the pause
+/// waited a whole second instead of what was left of it. The kernel caps the queue at
+/// `net.core.somaxconn` (4,096 by default since Linux 5.4).
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with a queue of [`LISTEN_BACKLOG`] connections.
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves the stack on `listener` until it is asked to stop, then closes open
 /// WebSockets with code 1012, lets in-flight requests and writes finish (within
 /// about 0.4 s) and returns why it stopped. Never exits the process.

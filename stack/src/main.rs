@@ -61,7 +61,7 @@ async fn run_server() -> ExitCode {
     };
     init_tracing();
     let addr = std::net::SocketAddr::from(([0, 0, 0, 0], config.port));
-    let listener = match tokio::net::TcpListener::bind(addr).await {
+    let listener = match agent_stack::listen(addr) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("agent-stack: cannot listen on {addr}: {e}");
