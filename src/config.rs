@@ -287,6 +287,25 @@ pub struct Fields {
     pub message_id: String,
     pub content: String,
     pub role: String,
+    /// Register and login requests: the password.
+    pub password: String,
+    /// Register request: the name shown for the user.
+    pub display_name: String,
+    /// Execute request: the user's message to the agent.
+    pub prompt: String,
+    /// Execute request: which agent runs (optional); `agent_started`'s data names it.
+    pub agent: String,
+    /// `agent_thinking`'s data: what the agent is thinking.
+    pub thought: String,
+    /// `tool_executing`'s and `tool_completed`'s data: the tool's name.
+    pub tool: String,
+    /// `tool_executing`'s data: what the tool is given.
+    pub tool_input: String,
+    /// `tool_completed`'s data: what the tool returned (the message's word count).
+    pub tool_output: String,
+    /// `agent_completed`'s data: how long the run took, in milliseconds. Its answer is
+    /// under [`Fields::result`].
+    pub duration_ms: String,
     /// The error envelope: `{"error": {"code", "message"}}`.
     pub error: String,
     pub error_code: String,
@@ -323,6 +342,15 @@ impl Default for Fields {
             message_id: "message_id".into(),
             content: "content".into(),
             role: "role".into(),
+            password: "password".into(),
+            display_name: "display_name".into(),
+            prompt: "message".into(),
+            agent: "agent".into(),
+            thought: "thought".into(),
+            tool: "tool".into(),
+            tool_input: "input".into(),
+            tool_output: "output".into(),
+            duration_ms: "duration_ms".into(),
             error: "error".into(),
             error_code: "code".into(),
             error_message: "message".into(),

@@ -60,11 +60,12 @@ async fn reference_stack(faults: &str) -> (String, tempfile::TempDir) {
     (format!("http://{addr}"), dir)
 }
 
-/// `goldenpath run FEATURES --base-url URL` with its own reports directory; returns the
-/// output and the one run directory it wrote.
+/// `goldenpath run FEATURES --base-url URL` with its own reports directory and `env`;
+/// returns the output and the one run directory it wrote.
 async fn run_against(
     url: &str,
     features: &[&str],
+    env: &[(&'static str, &'static str)],
 ) -> (Output, std::path::PathBuf, tempfile::TempDir) {
     let reports = tempfile::tempdir().unwrap();
     let mut args: Vec<String> = vec!["run".into()];
@@ -75,8 +76,9 @@ async fn run_against(
         "--reports".into(),
         reports.path().display().to_string(),
     ]);
+    let env = env.to_vec();
     let out = tokio::task::spawn_blocking(move || {
-        goldenpath(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+        goldenpath(&args.iter().map(String::as_str).collect::<Vec<_>>(), &env)
     })
     .await
     .unwrap();
@@ -190,6 +192,7 @@ async fn base_url_runs_the_features_against_a_running_stack() {
             "features/health.feature",
             "features/agent_execution.feature",
         ],
+        &[],
     )
     .await;
     let (stdout, stderr) = text(&out);
@@ -209,7 +212,8 @@ async fn base_url_runs_the_features_against_a_running_stack() {
 async fn a_failing_scenario_exits_1_and_still_writes_reports() {
     // The stack runs with a seeded fault the agent-execution scenarios catch.
     let (url, _data) = reference_stack("drop_event:tool_completed").await;
-    let (out, run_dir, _reports) = run_against(&url, &["features/agent_execution.feature"]).await;
+    let (out, run_dir, _reports) =
+        run_against(&url, &["features/agent_execution.feature"], &[]).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(
         out.status.code(),
@@ -225,6 +229,31 @@ async fn a_failing_scenario_exits_1_and_still_writes_reports() {
     assert!(
         summary.contains("missing tool_completed"),
         "summary.json records the failure"
+    );
+}
+
+/// The agent events' data keys are the configuration's: against the reference stack,
+/// which sends `thought`, a configuration that expects `reasoning` fails the scenario
+/// that checks them and names the key. (`base_url_runs_the_features_against_a_running_stack`
+/// passes the same feature with the defaults.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_data_keys_come_from_the_configuration() {
+    let (url, _data) = reference_stack("").await;
+    let (out, _run_dir, _reports) = run_against(
+        &url,
+        &["features/agent_execution.feature"],
+        &[("GOLDENPATH_FIELDS__THOUGHT", "reasoning")],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stdout.contains("agent_thinking has no string data.reasoning"),
+        "{stdout}"
     );
 }
 

@@ -187,7 +187,7 @@ async fn execute_and_collect_the_five_events_over_subprotocol_auth() {
     );
     assert_eq!(events.events[3].data["output"], json!(3));
     assert_eq!(
-        events.result(),
+        events.result("result"),
         Some(&json!("3 words received: hello there agent"))
     );
 
@@ -311,6 +311,42 @@ async fn status_errors_name_the_contract_row() {
             .starts_with("GET /api/agent/runs/{run_id} answered 404 not_found: \""),
         "{unknown}"
     );
+}
+
+/// The request bodies' keys are the configuration's. Renamed, the reference stack (which
+/// reads the contract's names) refuses each request as invalid; with the defaults the
+/// same client calls succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_use_the_configured_keys() {
+    let stack = start("").await;
+    let c = &stack.client;
+    let session = user(c, "ivy@example.com").await;
+    c.execute_agent(&session, &ExecuteRequest::new("hi"), Route::V2)
+        .await
+        .unwrap();
+
+    let renamed = |rename: fn(&mut goldenpath::config::Fields)| {
+        let mut config = Config::default();
+        rename(&mut config.fields);
+        StackClient::new(&format!("http://{}", stack.addr), Arc::new(config)).unwrap()
+    };
+    let status = |e: ClientError| (e.status(), e.code().map(str::to_owned));
+    let invalid = (Some(422), Some("validation_error".to_owned()));
+    let err = renamed(|f| f.display_name = "name".into())
+        .register("jon@example.com", "password-123", "Jon")
+        .await
+        .unwrap_err();
+    assert_eq!(status(err), invalid, "register without display_name");
+    let err = renamed(|f| f.password = "passphrase".into())
+        .register("jon@example.com", "password-123", "Jon")
+        .await
+        .unwrap_err();
+    assert_eq!(status(err), invalid, "register without password");
+    let err = renamed(|f| f.prompt = "question".into())
+        .execute_agent(&session, &ExecuteRequest::new("hi"), Route::V2)
+        .await
+        .unwrap_err();
+    assert_eq!(status(err), invalid, "execute without message");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,9 +113,10 @@ impl RunEvents {
         self.events.iter().map(|e| e.kind.name.as_str()).collect()
     }
 
-    /// `data.result` of the last event (`agent_completed`).
-    pub fn result(&self) -> Option<&Value> {
-        self.events.last().and_then(|e| e.data.get("result"))
+    /// The agent's answer: `data.<result_field>` of the last event (`agent_completed`);
+    /// the field's name is `fields.result` of the configuration.
+    pub fn result(&self, result_field: &str) -> Option<&Value> {
+        self.events.last().and_then(|e| e.data.get(result_field))
     }
 
     /// Time from the start of waiting to the last event.

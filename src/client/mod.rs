@@ -154,8 +154,11 @@ impl StackClient {
         display_name: &str,
     ) -> Result<Registered, ClientError> {
         let f = &self.contract.fields;
-        let body =
-            json!({ f.email.as_str(): email, "password": password, "display_name": display_name });
+        let body = json!({
+            f.email.as_str(): email,
+            f.password.as_str(): password,
+            f.display_name.as_str(): display_name,
+        });
         let r = self
             .call(
                 http::Method::POST,
@@ -175,7 +178,7 @@ impl StackClient {
     /// `POST paths.login` `{email, password}` → 200 with the access token.
     pub async fn login(&self, email: &str, password: &str) -> Result<Session, ClientError> {
         let f = &self.contract.fields;
-        let body = json!({ f.email.as_str(): email, "password": password });
+        let body = json!({ f.email.as_str(): email, f.password.as_str(): password });
         let r = self
             .call(
                 http::Method::POST,
@@ -214,9 +217,9 @@ impl StackClient {
             Route::V2 => &self.contract.paths.execute,
             Route::Legacy => &self.contract.paths.execute_legacy,
         };
-        let mut body = json!({ "message": request.message });
+        let mut body = json!({ f.prompt.as_str(): request.message });
         if let Some(agent) = &request.agent {
-            body["agent"] = json!(agent);
+            body[f.agent.as_str()] = json!(agent);
         }
         if let Some(thread) = &request.thread_id {
             body[f.thread_id.as_str()] = json!(thread);

@@ -102,15 +102,16 @@ async fn events_carry_data(w: &mut GoldenWorld) {
         .map(|a| a.content.clone())
         .unwrap_or_default();
     let words = message.split_whitespace().count() as u64;
+    let f = &w.config().fields;
     let events = &w.run_events().events;
     let data = |i: usize| &events[i].data;
     // The string fields each event carries, in the contract's order of events.
     let strings: [&[&str]; 5] = [
-        &["agent"],
-        &["thought"],
-        &["tool", "input"],
-        &["tool"],
-        &["result"],
+        &[&f.agent],
+        &[&f.thought],
+        &[&f.tool, &f.tool_input],
+        &[&f.tool],
+        &[&f.result],
     ];
     for (i, keys) in strings.iter().enumerate() {
         for key in *keys {
@@ -122,18 +123,22 @@ async fn events_carry_data(w: &mut GoldenWorld) {
             );
         }
     }
-    let output = data(3).get("output").and_then(serde_json::Value::as_u64);
+    let output = data(3)
+        .get(&f.tool_output)
+        .and_then(serde_json::Value::as_u64);
     assert_eq!(
         output,
         Some(words),
-        "{} data.output is {:?}, expected the word count {words} as a number",
+        "{} data.{} is {:?}, expected the word count {words} as a number",
         events[3].kind,
-        data(3).get("output")
+        f.tool_output,
+        data(3).get(&f.tool_output)
     );
     assert!(
-        data(4).get("duration_ms").is_some_and(|d| d.is_number()),
-        "{} has no numeric data.duration_ms: {}",
+        data(4).get(&f.duration_ms).is_some_and(|d| d.is_number()),
+        "{} has no numeric data.{}: {}",
         events[4].kind,
+        f.duration_ms,
         data(4)
     );
 }
@@ -142,7 +147,7 @@ async fn events_carry_data(w: &mut GoldenWorld) {
 async fn reply_in_thread(w: &mut GoldenWorld, name: String) {
     let result = w
         .run_events()
-        .result()
+        .result(&w.config().fields.result)
         .and_then(|r| r.as_str())
         .unwrap_or_else(|| panic!("the last agent event carries no result"))
         .to_owned();

@@ -66,7 +66,7 @@ async fn token_expires_in(w: &mut GoldenWorld, name: String, seconds: i64) {
         .client()
         .send(RawRequest::post(path).json(serde_json::json!({
             w.config().fields.email.as_str(): user.email,
-            "password": user.password,
+            w.config().fields.password.as_str(): user.password,
         })))
         .await
         .unwrap_or_else(|e| panic!("logging {name:?} in failed: {e}"));
@@ -111,19 +111,19 @@ async fn registers_again(w: &mut GoldenWorld, name: String) {
 )]
 async fn registers_invalid(w: &mut GoldenWorld, problem: String) {
     let user = User::fresh("visitor");
-    let email_key = w.config().fields.email.clone();
+    let f = w.config().fields.clone();
     let mut body = serde_json::json!({
-        email_key.as_str(): user.email,
-        "password": user.password,
-        "display_name": user.display_name,
+        f.email.as_str(): user.email,
+        f.password.as_str(): user.password,
+        f.display_name.as_str(): user.display_name,
     });
     match problem.as_str() {
-        "an email without an at sign" => body[email_key.as_str()] = "no-at-sign.example.com".into(),
-        "a password of 7 characters" => body["password"] = "1234567".into(),
+        "an email without an at sign" => body[f.email.as_str()] = "no-at-sign.example.com".into(),
+        "a password of 7 characters" => body[f.password.as_str()] = "1234567".into(),
         _ => {
             body.as_object_mut()
                 .expect("an object")
-                .remove("display_name");
+                .remove(f.display_name.as_str());
         }
     }
     let path = w.config().paths.register.as_str().to_owned();
