@@ -93,6 +93,7 @@ pub(super) async fn connect(
             headers,
             subprotocols: Vec::new(),
             timeout: contract.timeouts.socket_connect,
+            fields: &contract.fields,
         })
         .await?;
         tracing::debug!("dashboard socket open");

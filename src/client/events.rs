@@ -294,6 +294,7 @@ pub(super) async fn connect(
             headers,
             subprotocols: subprotocols.clone(),
             timeout,
+            fields: &contract.fields,
         })
         .await?;
         tracing::Span::current().record("status", response.status().as_u16());

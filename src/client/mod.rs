@@ -541,7 +541,10 @@ impl StackClient {
     fn raw_response(&self, status: u16, headers: http::HeaderMap, body: &[u8]) -> RawResponse {
         let body = String::from_utf8_lossy(body).into_owned();
         let json: Option<Value> = serde_json::from_str(&body).ok();
-        let (error_code, error_message) = self.error_envelope(json.as_ref());
+        let (error_code, error_message) = json
+            .as_ref()
+            .and_then(|j| error_envelope(&self.contract.fields, j))
+            .unwrap_or_default();
         RawResponse {
             status,
             headers,
@@ -750,14 +753,6 @@ impl StackClient {
         }
     }
 
-    fn error_envelope(&self, json: Option<&Value>) -> (Option<String>, Option<String>) {
-        let f = &self.contract.fields;
-        let Some(err) = json.and_then(|j| j.get(&f.error)) else {
-            return (None, None);
-        };
-        (opt_str(err, &f.error_code), opt_str(err, &f.error_message))
-    }
-
     fn req_str(&self, r: &Reply<'_>, v: &Value, key: &str) -> Result<String, ClientError> {
         match v.get(key) {
             Some(Value::String(s)) => Ok(s.clone()),
@@ -827,6 +822,19 @@ fn not_json(answer: &Answer<'_>) -> ClientError {
 
 fn decode(r: &Reply<'_>, detail: String) -> ClientError {
     r.answer.decode(detail)
+}
+
+/// The code and message of the contract's error envelope (`{"error": {"code",
+/// "message"}}`, spelled as `fields` says), when `json` has one.
+pub(crate) fn error_envelope(
+    fields: &crate::config::Fields,
+    json: &Value,
+) -> Option<(Option<String>, Option<String>)> {
+    let err = json.get(&fields.error)?;
+    Some((
+        opt_str(err, &fields.error_code),
+        opt_str(err, &fields.error_message),
+    ))
 }
 
 pub(crate) fn opt_str(v: &Value, key: &str) -> Option<String> {

@@ -19,6 +19,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::error::{ClientError, excerpt, fmt_duration};
 use super::root_reason;
+use crate::config::Fields;
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -42,6 +43,8 @@ pub(crate) struct Upgrade<'a> {
     /// Subprotocols offered, in order.
     pub subprotocols: Vec<String>,
     pub timeout: Duration,
+    /// For reading the error envelope of a refused upgrade.
+    pub fields: &'a Fields,
 }
 
 /// Performs the upgrade and maps every failure to a [`ClientError`] in contract words.
@@ -54,8 +57,8 @@ pub(crate) async fn connect(up: Upgrade<'_>) -> Result<(Ws, Response), ClientErr
                 url: up.url.clone(),
                 detail: e.to_string(),
             })?;
-    for (name, value) in up.headers {
-        request.headers_mut().insert(name, value);
+    for (name, value) in &up.headers {
+        request.headers_mut().insert(name.clone(), value.clone());
     }
     if !up.subprotocols.is_empty() {
         let joined = up.subprotocols.join(", ");
@@ -76,17 +79,13 @@ pub(crate) async fn connect(up: Upgrade<'_>) -> Result<(Ws, Response), ClientErr
             after: up.timeout,
         }),
         Ok(Ok(pair)) => Ok(pair),
-        Ok(Err(e)) => Err(handshake_error(e, &up.url, up.path, &up.subprotocols)),
+        Ok(Err(e)) => Err(handshake_error(e, &up)),
     }
 }
 
-fn handshake_error(
-    e: tungstenite::Error,
-    url: &str,
-    path: &str,
-    offered: &[String],
-) -> ClientError {
+fn handshake_error(e: tungstenite::Error, up: &Upgrade<'_>) -> ClientError {
     use tungstenite::Error as E;
+    let (url, path, offered) = (&up.url, up.path, &up.subprotocols);
     match e {
         E::Http(response) => {
             let status = response.status().as_u16();
@@ -97,13 +96,13 @@ fn handshake_error(
                 .unwrap_or_default();
             let detail = match serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
-                .and_then(|j| j.get("error").cloned())
+                .and_then(|j| super::error_envelope(up.fields, &j))
             {
-                Some(err) => {
-                    let code = err.get("code").and_then(|c| c.as_str()).unwrap_or("");
-                    let msg = err.get("message").and_then(|c| c.as_str()).unwrap_or("");
-                    format!("{code}: {msg:?}")
-                }
+                Some((code, message)) => format!(
+                    "{}: {:?}",
+                    code.unwrap_or_default(),
+                    message.unwrap_or_default()
+                ),
                 None if body.trim().is_empty() => "(empty body)".into(),
                 None => excerpt(&body, 200),
             };
