@@ -39,6 +39,8 @@ pub struct Config {
     pub websocket: WebSocket,
     /// JSON field names the client reads.
     pub fields: Fields,
+    /// JSON field names of the dashboard socket's payloads.
+    pub dashboard_fields: DashboardFields,
     /// Limits the contract promises.
     pub limits: Limits,
     /// How long the harness waits for things.
@@ -354,6 +356,53 @@ impl Default for Fields {
             error: "error".into(),
             error_code: "code".into(),
             error_message: "message".into(),
+        }
+    }
+}
+
+/// `[dashboard_fields]`: the keys of the dashboard socket's payloads (`data` of
+/// `stats_update`, `query_complete` and `error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardFields {
+    /// `stats_update`: registered users.
+    pub users: String,
+    /// `stats_update`: threads.
+    pub threads: String,
+    /// `stats_update`: messages.
+    pub messages: String,
+    /// `stats_update`: agent runs.
+    pub runs: String,
+    /// `stats_update`: open WebSocket connections.
+    pub active_connections: String,
+    /// `query_complete`: length of the agent's answer.
+    pub response_length: String,
+    /// `query_complete`: the model that answered.
+    pub model: String,
+    /// `query_complete`: how long the run took, in milliseconds.
+    pub latency_ms: String,
+    /// `error`: what kind of error the backend had.
+    pub error_type: String,
+    /// `error`: its message.
+    pub message: String,
+    /// `error`: the endpoint that failed.
+    pub endpoint: String,
+}
+
+impl Default for DashboardFields {
+    fn default() -> Self {
+        DashboardFields {
+            users: "users".into(),
+            threads: "threads".into(),
+            messages: "messages".into(),
+            runs: "runs".into(),
+            active_connections: "active_connections".into(),
+            response_length: "response_length".into(),
+            model: "model".into(),
+            latency_ms: "latency_ms".into(),
+            error_type: "error_type".into(),
+            message: "message".into(),
+            endpoint: "endpoint".into(),
         }
     }
 }

@@ -602,6 +602,23 @@ async fn dashboard_ack_stats_broadcasts_and_origin_check() {
     let mut no_origin = c.dashboard_without_origin().await.unwrap();
     assert_eq!(no_origin.expect_close(WAIT).await.unwrap().0, 1008);
     dash.close().await;
+
+    // The payloads' keys are the configuration's: spelled otherwise, the same stack's
+    // statistics are not found.
+    let mut config = Config::default();
+    config.dashboard_fields.active_connections = "open_sockets".into();
+    let renamed = StackClient::new(&format!("http://{}", stack.addr), Arc::new(config)).unwrap();
+    let mut dash = renamed.dashboard(None).await.unwrap();
+    let stats = loop {
+        if let DashboardFrame::StatsUpdate { stats, .. } = dash.next_frame(WAIT).await.unwrap() {
+            break stats;
+        }
+    };
+    assert_eq!(
+        (stats.active_connections, stats.users.is_some()),
+        (None, true)
+    );
+    dash.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

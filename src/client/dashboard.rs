@@ -161,6 +161,7 @@ impl DashboardSocket {
             detail: format!("a frame that is not JSON: {}", excerpt(text, 120)),
         })?;
         let f = &self.contract.fields;
+        let d = &self.contract.dashboard_fields;
         let ev = &self.contract.events;
         let kind = opt_str(&value, &f.kind);
         let timestamp = opt_str(&value, &f.timestamp);
@@ -176,24 +177,24 @@ impl DashboardSocket {
             Some(k) if k == ev.stats_update => DashboardFrame::StatsUpdate {
                 timestamp,
                 stats: Stats {
-                    users: u("users"),
-                    threads: u("threads"),
-                    messages: u("messages"),
-                    runs: u("runs"),
-                    active_connections: u("active_connections"),
+                    users: u(&d.users),
+                    threads: u(&d.threads),
+                    messages: u(&d.messages),
+                    runs: u(&d.runs),
+                    active_connections: u(&d.active_connections),
                     raw: data.clone(),
                 },
             },
             Some(k) if k == ev.query_complete => DashboardFrame::QueryComplete {
                 run_id: s(&f.run_id),
-                response_length: u("response_length"),
-                model: s("model"),
-                latency_ms: data.get("latency_ms").and_then(Value::as_f64),
+                response_length: u(&d.response_length),
+                model: s(&d.model),
+                latency_ms: data.get(&d.latency_ms).and_then(Value::as_f64),
             },
             Some(k) if k == ev.error => DashboardFrame::Error {
-                error_type: s("error_type"),
-                message: s("message"),
-                endpoint: s("endpoint"),
+                error_type: s(&d.error_type),
+                message: s(&d.message),
+                endpoint: s(&d.endpoint),
             },
             _ => DashboardFrame::Other { kind, value },
         })
