@@ -261,6 +261,10 @@ impl Default for WebSocket {
 #[serde(default, deny_unknown_fields)]
 pub struct Fields {
     pub access_token: String,
+    /// Login answer: `bearer`.
+    pub token_type: String,
+    /// Login answer: the token's lifetime in seconds.
+    pub expires_in: String,
     pub user_id: String,
     pub email: String,
     pub run_id: String,
@@ -318,6 +322,8 @@ impl Default for Fields {
     fn default() -> Self {
         Fields {
             access_token: "access_token".into(),
+            token_type: "token_type".into(),
+            expires_in: "expires_in".into(),
             user_id: "user_id".into(),
             email: "email".into(),
             run_id: "run_id".into(),

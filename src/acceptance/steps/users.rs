@@ -81,18 +81,22 @@ async fn token_expires_in(w: &mut GoldenWorld, name: String, seconds: i64) {
         raw.body
     );
     let kind = json
-        .get("token_type")
+        .get(&fields.token_type)
         .and_then(|t| t.as_str())
         .unwrap_or_default();
     assert!(
         kind.eq_ignore_ascii_case("bearer"),
-        "token_type is {kind:?}, expected \"bearer\""
+        "{} is {kind:?}, expected \"bearer\"",
+        fields.token_type
     );
-    let expires = json.get("expires_in").and_then(serde_json::Value::as_i64);
+    let expires = json
+        .get(&fields.expires_in)
+        .and_then(serde_json::Value::as_i64);
     assert_eq!(
         expires,
         Some(seconds),
-        "expires_in is {expires:?}, expected {seconds}"
+        "{} is {expires:?}, expected {seconds}",
+        fields.expires_in
     );
 }
 
