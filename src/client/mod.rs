@@ -19,9 +19,9 @@ mod transport;
 mod types;
 mod ws;
 
-use bytes::Bytes;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::config::{ApiPath, Config};
@@ -401,8 +401,8 @@ impl StackClient {
             )
             .await?;
         // Probed tens of thousands of times a second under load: read only its fields.
-        // Checked as a whole: the parser would check each string on its own, at ten
-        // times the cost for the short strings of this answer.
+        // Checked as a whole: serde_json's slice reader checks each string on its own,
+        // which for this answer's short strings cost about eight times as much.
         let body = std::str::from_utf8(&answer.body).map_err(|_| not_json(&answer))?;
         let [status, boot_id, version, started_at, uptime_s] = pick::pick(
             body,
