@@ -663,15 +663,32 @@ async fn counting_server(keep_alive: bool) -> (SocketAddr, Arc<AtomicUsize>) {
 }
 
 async fn recording_server(keep_alive: bool) -> (SocketAddr, Seen) {
+    let body = r#"{"status":"healthy","boot_id":"b-1"}"#;
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    answering_server(keep_alive, vec![answer], Duration::ZERO).await
+}
+
+/// The server behind [`recording_server`], answering each request by writing `pieces`
+/// one after the other, `pause` apart.
+async fn answering_server(
+    keep_alive: bool,
+    pieces: Vec<String>,
+    pause: Duration,
+) -> (SocketAddr, Seen) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen: Seen = Default::default();
     let (count, heads) = seen.clone();
+    let pieces = Arc::new(pieces);
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::SeqCst);
             let heads = heads.clone();
+            let pieces = pieces.clone();
             tokio::spawn(async move {
                 let mut pending = Vec::new();
                 let mut buf = [0u8; 1024];
@@ -687,12 +704,15 @@ async fn recording_server(keep_alive: bool) -> (SocketAddr, Seen) {
                         .unwrap()
                         .push(String::from_utf8_lossy(&pending).into_owned());
                     pending.clear();
-                    let body = r#"{"status":"healthy","boot_id":"b-1"}"#;
-                    let answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if socket.write_all(answer.as_bytes()).await.is_err() || !keep_alive {
+                    for piece in pieces.iter() {
+                        if socket.write_all(piece.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        if !pause.is_zero() {
+                            tokio::time::sleep(pause).await;
+                        }
+                    }
+                    if !keep_alive {
                         return;
                     }
                 }
@@ -735,45 +755,19 @@ async fn a_base_url_path_prefixes_every_request_in_origin_form() {
 /// kept for the next request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_in_several_chunks_is_read_whole() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut pending = Vec::new();
-                let mut buf = [0u8; 1024];
-                loop {
-                    while !pending.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => pending.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    pending.clear();
-                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
-                    let mut pieces = vec![head.to_owned()];
-                    for chunk in [
-                        r#"{"status":"hea"#,
-                        r#"lthy","boot_id":"#,
-                        r#""b-2","uptime_s":7}"#,
-                    ] {
-                        pieces.push(format!("{:x}\r\n{chunk}\r\n", chunk.len()));
-                    }
-                    pieces.push("0\r\n\r\n".to_owned());
-                    for piece in pieces {
-                        if socket.write_all(piece.as_bytes()).await.is_err() {
-                            return;
-                        }
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                }
-            });
-        }
-    });
+    let mut pieces = vec![
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+            .to_owned(),
+    ];
+    for chunk in [
+        r#"{"status":"hea"#,
+        r#"lthy","boot_id":"#,
+        r#""b-2","uptime_s":7}"#,
+    ] {
+        pieces.push(format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+    }
+    pieces.push("0\r\n\r\n".to_owned());
+    let (addr, (accepted, _)) = answering_server(true, pieces, Duration::from_millis(20)).await;
     let c = StackClient::new(&format!("http://{addr}"), Arc::new(Config::default())).unwrap();
     for _ in 0..2 {
         let health = c.health().await.unwrap();
