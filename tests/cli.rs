@@ -23,14 +23,20 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
-/// Exit code 2, the expected words on stderr, and no panic.
-fn assert_clear_error(out: &Output, words: &[&str]) {
+/// Asserts the exit code, showing both streams if it differs; returns stdout and stderr.
+fn assert_exit(out: &Output, code: i32) -> (String, String) {
     let (stdout, stderr) = text(out);
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(code),
         "exit code; stdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    (stdout, stderr)
+}
+
+/// Exit code 2, the expected words on stderr, and no panic.
+fn assert_clear_error(out: &Output, words: &[&str]) {
+    let (_, stderr) = assert_exit(out, 2);
     for w in words {
         assert!(stderr.contains(w), "stderr lacks {w:?}:\n{stderr}");
     }
@@ -195,12 +201,7 @@ async fn base_url_runs_the_features_against_a_running_stack() {
         &[],
     )
     .await;
-    let (stdout, stderr) = text(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let (stdout, _) = assert_exit(&out, 0);
     assert!(stdout.contains("verdict: Pass"), "{stdout}");
     assert!(
         stdout.contains(&run_dir.display().to_string()),
@@ -214,12 +215,7 @@ async fn a_failing_scenario_exits_1_and_still_writes_reports() {
     let (url, _data) = reference_stack("drop_event:tool_completed").await;
     let (out, run_dir, _reports) =
         run_against(&url, &["features/agent_execution.feature"], &[]).await;
-    let (stdout, stderr) = text(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let (stdout, _) = assert_exit(&out, 1);
     assert!(stdout.contains("verdict: Fail"), "{stdout}");
     assert!(
         stdout.contains("missing tool_completed"),
@@ -245,12 +241,7 @@ async fn event_data_keys_come_from_the_configuration() {
         &[("GOLDENPATH_FIELDS__THOUGHT", "reasoning")],
     )
     .await;
-    let (stdout, stderr) = text(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let (stdout, _) = assert_exit(&out, 1);
     assert!(
         stdout.contains("agent_thinking has no string data.reasoning"),
         "{stdout}"
