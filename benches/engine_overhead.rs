@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::LocalBoxFuture;
 use goldenpath::load::{
-    EventSample, LedgerCheck, LoadOptions, ProgressMode, VirtualUser, run_load,
+    EventSample, LedgerCheck, LoadOptions, ProgressMode, VirtualUser, run_users,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -67,7 +67,7 @@ async fn main() {
             ..LoadOptions::default()
         };
         let began = Instant::now();
-        let out = run_load::<Noop>(opts, (), None, CancellationToken::new())
+        let out = run_users::<Noop>(opts, (), None, CancellationToken::new())
             .await
             .expect("the run");
         let l = out.summary.load.expect("a load result");

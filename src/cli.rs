@@ -1,18 +1,16 @@
-//! The command line: `goldenpath run | load | report | compare`. Parses arguments into
-//! the library's option types and maps outcomes to exit codes; no logic of its own.
+//! The command line: `goldenpath run | load | report | compare`. Maps arguments onto
+//! the library's option types and outcomes onto exit codes, through the library's
+//! public API only; no logic of its own.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::acceptance::{self, RunOptions, TargetChoice};
-use crate::config::Config;
-
-/// Exit codes: 0 all passed, 1 a scenario or threshold failed, 2 the run could not
-/// start or finish (bad input, no Docker engine, unreachable stack).
-pub const EXIT_FAILED: u8 = 1;
-pub const EXIT_ERROR: u8 = 2;
+use goldenpath::load::{LoadRunOptions, ProgressMode};
+use goldenpath::session::Provenance;
+use goldenpath::summary::Verdict;
+use goldenpath::{Config, EXIT_FAILED, GoldenWorld, RunOptions, error_exit as error};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,7 +60,7 @@ pub struct LoadArgs {
     /// Open model: start iterations at this rate, e.g. 50/s; latency counts from the
     /// scheduled start.
     #[arg(long, value_name = "R/s")]
-    pub rate: Option<crate::load::Rate>,
+    pub rate: Option<goldenpath::load::Rate>,
     /// Open model: at most this many virtual users; an arrival with none free is dropped.
     #[arg(long, value_name = "N")]
     pub max_users: Option<u64>,
@@ -138,35 +136,42 @@ pub struct RunArgs {
 }
 
 impl TargetArgs {
-    pub fn load_config(&self) -> Result<Config, String> {
-        Config::load(self.config.as_deref()).map_err(|e| e.to_string())
-    }
-
-    pub fn choice(&self, config: &Config) -> TargetChoice {
-        match (&self.base_url, &self.image) {
-            (Some(url), _) => TargetChoice::BaseUrl(url.clone()),
-            (None, Some(image)) => TargetChoice::Image(image.clone()),
-            (None, None) => match (&config.target.base_url, &config.target.image) {
-                (Some(url), _) => TargetChoice::BaseUrl(url.clone()),
-                (None, Some(image)) => TargetChoice::Image(image.clone()),
-                (None, None) => TargetChoice::Reference,
-            },
+    /// The configuration file with the flags applied: `--base-url` / `--image` replace
+    /// the file's `[target]` choice, `--faults` adds to its faults.
+    fn config(&self) -> Result<Config, String> {
+        let mut config = Config::load(self.config.as_deref()).map_err(|e| e.to_string())?;
+        let target = &mut config.target;
+        if let Some(url) = &self.base_url {
+            target.base_url = Some(url.clone());
+            target.image = None;
+        } else if let Some(image) = &self.image {
+            target.base_url = None;
+            target.image = Some(image.clone());
         }
+        target.faults.extend(self.faults.iter().cloned());
+        Ok(config)
     }
 }
 
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}
+
 /// Run the parsed command; returns the process exit code.
-pub async fn main(cli: Cli) -> ExitCode {
+pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Run(args) => run(args).await,
-        Command::Load(args) => load(args).await,
+        Command::Run(args) => run(args),
+        Command::Load(args) => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(load(args)),
+            Err(e) => error(format!("cannot start the async runtime: {e}")),
+        },
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
     }
 }
 
 fn report(args: &ReportArgs) -> ExitCode {
-    match crate::report::rebuild(&args.run_dir) {
+    match goldenpath::report::rebuild(&args.run_dir) {
         Ok(paths) => {
             println!("rebuilt {}", paths.html.display());
             println!("        {}", paths.markdown.display());
@@ -178,7 +183,7 @@ fn report(args: &ReportArgs) -> ExitCode {
 
 fn summary_path(path: &std::path::Path) -> PathBuf {
     if path.is_dir() {
-        path.join(crate::report::SUMMARY_JSON)
+        path.join(goldenpath::report::SUMMARY_JSON)
     } else {
         path.to_owned()
     }
@@ -189,12 +194,12 @@ fn compare(args: &CompareArgs) -> ExitCode {
         Ok(config) => config.compare,
         Err(e) => return error(e),
     };
-    let read = |p: &std::path::Path| crate::report::read_summary(&summary_path(p));
+    let read = |p: &std::path::Path| goldenpath::report::read_summary(&summary_path(p));
     let (base, current) = match (read(&args.base), read(&args.current)) {
         (Ok(b), Ok(c)) => (b, c),
         (Err(e), _) | (_, Err(e)) => return error(e),
     };
-    let comparison = crate::report::compare(&base, &current, &tolerance);
+    let comparison = goldenpath::report::compare(&base, &current, &tolerance);
     println!("{comparison}");
     if let Some(path) = &args.markdown
         && let Err(e) = std::fs::write(path, comparison.to_markdown())
@@ -208,132 +213,61 @@ fn compare(args: &CompareArgs) -> ExitCode {
     }
 }
 
-fn error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("goldenpath: error: {message}");
-    ExitCode::from(EXIT_ERROR)
-}
-
-async fn run(args: RunArgs) -> ExitCode {
-    let config = match args.target.load_config() {
+fn run(args: RunArgs) -> ExitCode {
+    let config = match args.target.config() {
         Ok(c) => c,
         Err(e) => return error(e),
     };
-    let mut opts = RunOptions::new(config.clone());
-    opts.target = args.target.choice(&config);
+    let against_running_stack = config.target.base_url.is_some();
+    let mut opts = RunOptions::new(config);
     opts.features = args.features;
     opts.tags = args.tags;
-    opts.faults = args.target.faults;
     opts.reports_dir = args.reports;
     opts.concurrency = args.concurrency;
-    if matches!(opts.target, TargetChoice::BaseUrl(_)) && opts.tags.is_none() {
+    opts.command_line = command_line();
+    if against_running_stack && opts.tags.is_none() {
         // A running stack cannot be stopped by the engine or given a second copy.
         opts.tags = Some("not @engine and not @own-stack".to_owned());
         eprintln!(
             "goldenpath: against a running stack, scenarios tagged @engine or @own-stack are left out"
         );
     }
-    match acceptance::run(opts).await {
-        Ok(outcome) => {
-            let summary = &outcome.summary;
-            println!();
-            println!(
-                "verdict: {:?} — {}",
-                summary.verdict,
-                summary.reasons.join("; ")
-            );
-            println!("reports: {}", outcome.run_dir.display());
-            for name in [
-                "report.html",
-                "summary.md",
-                "summary.json",
-                "junit.xml",
-                "cucumber.json",
-            ] {
-                println!("  {}", outcome.run_dir.join(name).display());
-            }
-            if outcome.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_FAILED)
-            }
-        }
-        Err(e) => error(e),
-    }
+    goldenpath::run_main(opts)
 }
 
 async fn load(args: LoadArgs) -> ExitCode {
-    use crate::acceptance::{GoldenWorld, runner, target::AdminRestart};
-    use crate::load::{LoadOptions, ProgressMode, run_load};
-
-    let config = match args.target.load_config() {
+    let config = match args.target.config() {
         Ok(c) => c,
         Err(e) => return error(e),
     };
-    let run_id = crate::provision::new_run_id();
     let run_dir = args
         .run_dir
         .clone()
-        .unwrap_or_else(|| args.reports.join(&run_id));
-    let mut run_opts = RunOptions::new(config.clone());
-    run_opts.target = args.target.choice(&config);
-    run_opts.faults = args.target.faults.clone();
-    let (context, environment) = match runner::provision_run(&run_opts, &run_id, &run_dir).await {
-        Ok(provisioned) => provisioned,
-        Err(e) => return error(e),
+        .unwrap_or_else(|| args.reports.join(goldenpath::provision::new_run_id()));
+    let provenance = Provenance {
+        command_line: command_line(),
+        repository: std::env::current_dir().ok(),
+        config_toml: toml::to_string(&config).unwrap_or_default(),
     };
-    let restart = AdminRestart {
-        target: context.shared.clone(),
-        client: context.client.clone(),
-        timeout: config.timeouts.restart_comeback,
-    };
-    let opts = LoadOptions {
-        features: args.features,
-        tags: args.tags,
-        profile: args.profile,
-        users: args.users,
-        ramp_up: args.ramp_up,
-        duration: args.duration,
-        iterations: args.iterations,
-        rate: args.rate,
-        max_users: args.max_users,
-        restart_at: args.restart_at,
-        workers: args.workers,
-        run_dir,
-        config: config.load.clone(),
-        environment,
-        progress: ProgressMode::Auto,
-    };
-
-    // Ctrl-C: stop starting iterations, let run_load write the results so far, then the
-    // signal handler removes the stacks and exits.
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let (written_tx, written_rx) = tokio::sync::oneshot::channel::<()>();
-    let token = shutdown.clone();
-    crate::provision::on_interrupt(Box::new(move || {
-        Box::pin(async move {
-            token.cancel();
-            let _ = written_rx.await;
-        })
-    }));
-    let result = run_load::<GoldenWorld>(
-        opts,
-        context.clone(),
-        Some(std::sync::Arc::new(restart)),
-        shutdown,
-    )
-    .await;
-    let _ = written_tx.send(());
-    if crate::provision::shutting_down() {
-        std::future::pending::<()>().await;
-    }
-    crate::provision::clear_interrupt_hook();
-    if let Err(e) = context.shared.clone().shutdown().await {
-        tracing::warn!("removing the stack: {e}");
-    }
-    match result {
+    let mut opts = LoadRunOptions::new(config.contract, config.target, config.load, run_dir);
+    let load = &mut opts.load;
+    load.features = args.features;
+    load.tags = args.tags;
+    load.profile = args.profile;
+    load.users = args.users;
+    load.ramp_up = args.ramp_up;
+    load.duration = args.duration;
+    load.iterations = args.iterations;
+    load.rate = args.rate;
+    load.max_users = args.max_users;
+    load.restart_at = args.restart_at;
+    load.workers = args.workers;
+    load.progress = ProgressMode::Auto;
+    opts.provenance = provenance;
+    opts.handle_interrupts = true;
+    match goldenpath::load::run::<GoldenWorld>(opts).await {
         Ok(outcome) => {
-            if outcome.thresholds_passed && outcome.summary.verdict == crate::summary::Verdict::Pass
-            {
+            if outcome.thresholds_passed && outcome.summary.verdict == Verdict::Pass {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(EXIT_FAILED)

@@ -4,12 +4,13 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+mod cli;
+
 /// jemalloc rather than glibc's malloc: see the note on the dependency in Cargo.toml.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GOLDENPATH_LOG")
@@ -23,5 +24,5 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    goldenpath::cli::main(goldenpath::cli::Cli::parse()).await
+    cli::main(cli::Cli::parse())
 }

@@ -11,17 +11,25 @@ use serde::{Deserialize, Serialize};
 /// Bump when a field changes meaning or disappears; adding optional fields does not.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The whole record of one run, serialized as `summary.json` in the run directory.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct RunSummary {
+    /// Schema version the file was written with (`SCHEMA_VERSION` at the time).
     pub schema_version: u32,
+    /// Name of the run directory under `reports/`, which identifies the run.
     pub run_id: String,
+    /// Acceptance (feature files) or load run.
     pub kind: RunKind,
+    /// `PASS` or `FAIL` for the run as a whole.
     pub verdict: Verdict,
     /// Why the verdict is what it is, one sentence each ("3 scenarios failed", "p95 of
     /// step X is 412 ms, rule p95 < 300ms").
     pub reasons: Vec<String>,
+    /// When the run started, RFC 3339 UTC with milliseconds.
     pub started_at: String,
+    /// When the run finished (or was interrupted), RFC 3339 UTC with milliseconds.
     pub finished_at: String,
+    /// Where and with what the run was made.
     pub environment: Environment,
     /// Acceptance results: features → scenarios → steps. Empty for a pure load run.
     pub features: Vec<FeatureResult>,
@@ -36,53 +44,81 @@ impl RunSummary {
     }
 }
 
+/// Which kind of run a summary records.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
+    /// Feature files run once each, scenario by scenario (`goldenpath run`).
     Acceptance,
+    /// Scenarios repeated by virtual users under a load model (`goldenpath load`).
     Load,
 }
 
+/// The outcome of a run, serialized in upper case (`PASS`, `FAIL`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
+    /// Every check held (acceptance: every scenario passed; load: every threshold passed,
+    /// any restart came back, nothing was cut short).
     Pass,
+    /// At least one reason in `RunSummary::reasons` says what went wrong.
     Fail,
 }
 
 /// What was tested, where, by what.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, JsonSchema)]
 pub struct Environment {
+    /// Version of the goldenpath crate that made the run (`CARGO_PKG_VERSION`).
     pub goldenpath_version: String,
+    /// `git rev-parse HEAD` of the caller's repository; None outside a git checkout.
     pub git_commit: Option<String>,
     /// `image` (a stack goldenpath started) or `base_url` (a stack already running).
     pub target_kind: String,
+    /// Image reference (`name:tag`) the stack ran from; None when `target_kind` is `base_url`.
     pub image: Option<String>,
+    /// Engine image id (`sha256:...`) of `image`; None when it is not known.
     pub image_id: Option<String>,
+    /// Base URL the stack answered on (the shared stack's, for an image run).
     pub base_url: Option<String>,
+    /// Seeded faults (`FAULTS` of the reference stack) the target was started with.
     pub faults: Vec<String>,
+    /// Host name of the machine that ran goldenpath (`/etc/hostname`, else `unknown`).
     pub hostname: String,
+    /// Operating system and architecture of that machine, e.g. `linux x86_64`.
     pub os: String,
+    /// Logical CPUs available to goldenpath on that machine.
     pub cpus: usize,
     /// The effective configuration, as TOML text.
     pub config_toml: String,
+    /// The command line (or test name) that started the run.
     pub command_line: String,
 }
 
+/// Results of one feature file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct FeatureResult {
+    /// The feature's title (`Feature:` line).
     pub name: String,
+    /// Path of the feature file as given, or the feature's name when it has no path.
     pub path: String,
+    /// Its scenarios, in the order they started.
     pub scenarios: Vec<ScenarioResult>,
 }
 
+/// Result of one scenario of a feature.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ScenarioResult {
+    /// The scenario's title (`Scenario:` line).
     pub name: String,
+    /// Line of the `Scenario:` keyword in the feature file (1-based).
     pub line: usize,
+    /// Tags of the feature and of the scenario, each with its leading `@`.
     pub tags: Vec<String>,
+    /// Failed if any step or hook failed, else skipped if any step was skipped, else passed.
     pub status: Status,
+    /// Wall-clock time from the scenario's start to its end, in µs.
     pub duration_us: u64,
+    /// Its steps (background first) in the order they ran; a failed hook adds a `Hook` step.
     pub steps: Vec<StepResult>,
     /// Tail of the stack's log, attached when the scenario failed.
     pub stack_log_tail: Option<String>,
@@ -90,51 +126,80 @@ pub struct ScenarioResult {
     pub stack_log_file: Option<String>,
 }
 
+/// Result of one step of a scenario.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct StepResult {
+    /// The step's keyword without surrounding spaces (`Given`, `When`, `Then`, `And`, ...), or `Hook`.
     pub keyword: String,
+    /// The step's text after the keyword.
     pub text: String,
+    /// Line of the step in the feature file (1-based).
     pub line: usize,
+    /// Whether the step passed, failed or was skipped.
     pub status: Status,
+    /// Time from the step's start to its end, in µs (0 for a failed hook).
     pub duration_us: u64,
+    /// The failure message (panic text or step error); None unless the step failed.
     pub error: Option<String>,
 }
 
+/// Outcome of a scenario or a step.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Ran to completion without a failure.
     Passed,
+    /// Failed: an assertion, an error, a panic or a failed hook.
     Failed,
+    /// Not run: cucumber found no step definition matching the step's text.
     Skipped,
 }
 
 /// Latency distribution of one measured thing (a step, a whole scenario, an event).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Distribution {
+    /// What was measured: `scenario`, a scenario's or step's name, an event type, or `reconnect`.
     pub name: String,
+    /// Successful samples in the histogram (failures are not in the percentiles).
     pub count: u64,
+    /// Failed samples (steps or iterations), counted apart from the histogram.
     pub errors: u64,
+    /// Fastest successful sample, in µs (0 when there is none).
     pub min_us: u64,
+    /// Median, in µs (0 when there is no sample).
     pub p50_us: u64,
+    /// 90th percentile, in µs.
     pub p90_us: u64,
+    /// 95th percentile, in µs.
     pub p95_us: u64,
+    /// 99th percentile, in µs.
     pub p99_us: u64,
+    /// 99.9th percentile, in µs.
     pub p999_us: u64,
+    /// Slowest successful sample, in µs.
     pub max_us: u64,
+    /// Arithmetic mean of the successful samples, in µs.
     pub mean_us: f64,
     /// The `.hlog` file holding the full histogram, relative to the run directory.
     pub hlog: Option<String>,
 }
 
+/// Outcome of a load run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct LoadResult {
     /// `closed` or `open`.
     pub model: String,
+    /// The load profile named on the command line or in the config, if any.
     pub profile: Option<String>,
+    /// Closed model: number of virtual users; open model: the most users kept at once.
     pub users: u64,
+    /// Open model: target arrival rate, in iterations per second; None for the closed model.
     pub rate_per_s: Option<f64>,
+    /// Length of the measured run, in seconds (iterations were started during it).
     pub duration_s: f64,
+    /// Iterations that finished (passed or failed) during the run.
     pub iterations: u64,
+    /// Iterations (of `iterations`) in which a step failed.
     pub iterations_failed: u64,
     /// Iterations cut short by the end of the graceful stop or by Ctrl-C: neither
     /// passed nor failed, and not in `iterations`.
@@ -142,6 +207,7 @@ pub struct LoadResult {
     pub iterations_interrupted: u64,
     /// Open model: scheduled iterations that found no free user.
     pub dropped: u64,
+    /// Finished iterations per second of measured time.
     pub throughput_per_s: f64,
     /// The whole iteration, all scenarios together.
     pub scenario: Distribution,
@@ -149,56 +215,80 @@ pub struct LoadResult {
     /// (empty when `scenario` is the only one).
     #[serde(default)]
     pub scenarios: Vec<Distribution>,
+    /// One distribution per planned step, in plan order (only passed steps in the percentiles).
     pub steps: Vec<Distribution>,
+    /// One per agent event type: from the execute request to the event's arrival.
     pub events: Vec<Distribution>,
+    /// Failures grouped by step and kind, most frequent first.
     pub errors: Vec<ErrorGroup>,
     /// Events delivered to a user that did not start the run (must be 0).
     pub misdelivered_events: u64,
     /// Acknowledged messages missing when read back at the end (must be 0).
     pub lost_messages: u64,
+    /// Messages whose 201 was received during the run (what `lost_messages` checks).
     pub acknowledged_messages: u64,
+    /// Every threshold rule checked, configured ones plus the implicit correctness rules.
     pub thresholds: Vec<ThresholdResult>,
     /// One point per second.
     pub timeline: Vec<TimelinePoint>,
+    /// What the backend restart under load cost; None when no restart was requested.
     pub restart: Option<RestartWindow>,
 }
 
+/// One kind of failure seen during a load run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ErrorGroup {
+    /// Where and what: `<step name>: <error class>`, or `iteration: <error class>`.
     pub kind: String,
+    /// How many times it happened.
     pub count: u64,
+    /// The message of the first occurrence.
     pub example: String,
 }
 
+/// One threshold rule checked at the end of a load run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ThresholdResult {
     /// The rule as written in the config, e.g. `p95 < 300ms`.
     pub rule: String,
     /// What it applies to: `global` or a step name.
     pub scope: String,
+    /// The value measured for the rule, as text (e.g. `412ms`), or why it could not be measured.
     pub measured: String,
+    /// Whether the measured value satisfies the rule.
     pub passed: bool,
 }
 
+/// One second of a load run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct TimelinePoint {
     /// Seconds since the start of the measured run.
     pub t_s: f64,
+    /// Iterations that finished in that second.
     pub iterations: u64,
+    /// Iterations that failed in that second.
     pub errors: u64,
+    /// Median iteration time in that second, in µs (0 without a passed iteration).
     pub p50_us: u64,
+    /// 95th percentile iteration time in that second, in µs.
     pub p95_us: u64,
+    /// 99th percentile iteration time in that second, in µs.
     pub p99_us: u64,
 }
 
+/// A backend restart requested during a load run, and what it cost.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct RestartWindow {
     /// Seconds since the start of the run when the restart was requested.
     pub requested_at_s: f64,
     /// When `/health` answered again with a new boot id.
     pub back_at_s: Option<f64>,
+    /// Time from the request until `/health` answered with a new boot id, in ms; None when it never came back.
     pub downtime_ms: Option<u64>,
+    /// Steps that failed between the request and the end of the window (the last reconnect, or the end of the run).
     pub failed_requests: u64,
+    /// Time of each user's reconnect, from the request until it worked again; None when no user reconnected.
     pub reconnect: Option<Distribution>,
+    /// Acknowledged messages missing when read back at the end of the run (the same count as `LoadResult::lost_messages`).
     pub lost_messages: u64,
 }

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use goldenpath::acceptance::{self, RunOptions};
+use goldenpath::RunOptions;
 use goldenpath::config::Config;
 use goldenpath::summary::Status;
 
@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
     opts.features = vec![std::path::Path::new(root).join("features")];
     opts.reports_dir = std::path::Path::new(root).join("target/goldenpath-reports");
     opts.tags = std::env::var("GOLDENPATH_TAGS").ok();
-    let outcome = match acceptance::run(opts).await {
+    let outcome = match goldenpath::run(opts).await {
         Ok(o) => o,
         Err(e) => {
             eprintln!("acceptance: {e}");

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use tokio::net::TcpListener;
+mod common;
 
 fn goldenpath(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_goldenpath"));
@@ -54,16 +54,6 @@ fn write(dir: &Path, name: &str, body: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, body).unwrap();
     path.display().to_string()
-}
-
-async fn reference_stack(faults: &str) -> (String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = agent_stack::Config::for_tests(dir.path());
-    config.faults = faults.parse().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(agent_stack::serve(listener, config));
-    (format!("http://{addr}"), dir)
 }
 
 /// `goldenpath run FEATURES --base-url URL` with its own reports directory and `env`;
@@ -191,7 +181,8 @@ fn missing_feature_path_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_url_runs_the_features_against_a_running_stack() {
-    let (url, _data) = reference_stack("").await;
+    let stack = common::stack("").await;
+    let url = stack.url.clone();
     let (out, run_dir, _reports) = run_against(
         &url,
         &[
@@ -212,7 +203,8 @@ async fn base_url_runs_the_features_against_a_running_stack() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_scenario_exits_1_and_still_writes_reports() {
     // The stack runs with a seeded fault the agent-execution scenarios catch.
-    let (url, _data) = reference_stack("drop_event:tool_completed").await;
+    let stack = common::stack("drop_event:tool_completed").await;
+    let url = stack.url.clone();
     let (out, run_dir, _reports) =
         run_against(&url, &["features/agent_execution.feature"], &[]).await;
     let (stdout, _) = assert_exit(&out, 1);
@@ -234,7 +226,8 @@ async fn a_failing_scenario_exits_1_and_still_writes_reports() {
 /// passes the same feature with the defaults.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_data_keys_come_from_the_configuration() {
-    let (url, _data) = reference_stack("").await;
+    let stack = common::stack("").await;
+    let url = stack.url.clone();
     let (out, _run_dir, _reports) = run_against(
         &url,
         &["features/agent_execution.feature"],

@@ -12,40 +12,28 @@ use goldenpath::client::{
     AgentFrame, ClientError, DashboardFrame, ExecuteRequest, Path, RawRequest, Route, RunEnd,
     SocketAuth, StackClient,
 };
-use goldenpath::config::Config;
+use goldenpath::contract::Contract;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+mod common;
+
 const WAIT: Duration = Duration::from_secs(5);
 
+/// The in-process reference stack and a client for it with the contract's defaults.
 struct Stack {
     client: StackClient,
     addr: SocketAddr,
-    server: tokio::task::JoinHandle<anyhow::Result<agent_stack::ExitReason>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _stack: common::InProcessStack,
 }
 
 async fn start_with(faults: &str, tweak: impl FnOnce(&mut agent_stack::Config)) -> Stack {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = agent_stack::Config::for_tests(dir.path());
-    config.faults = faults.parse().expect("faults");
-    tweak(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(agent_stack::serve(listener, config));
-    let client =
-        StackClient::new(&format!("http://{addr}"), Arc::new(Config::default())).expect("client");
+    let stack = common::stack_with(faults, tweak).await;
+    let client = StackClient::new(&stack.url, Arc::new(Contract::default())).expect("client");
     Stack {
         client,
-        addr,
-        server,
-        _dir: dir,
+        addr: stack.addr,
+        _stack: stack,
     }
 }
 
@@ -325,8 +313,8 @@ async fn request_bodies_use_the_configured_keys() {
         .await
         .unwrap();
 
-    let renamed = |rename: fn(&mut goldenpath::config::Fields)| {
-        let mut config = Config::default();
+    let renamed = |rename: fn(&mut goldenpath::contract::Fields)| {
+        let mut config = Contract::default();
         rename(&mut config.fields);
         StackClient::new(&format!("http://{}", stack.addr), Arc::new(config)).unwrap()
     };
@@ -605,7 +593,7 @@ async fn dashboard_ack_stats_broadcasts_and_origin_check() {
 
     // The payloads' keys are the configuration's: spelled otherwise, the same stack's
     // statistics are not found.
-    let mut config = Config::default();
+    let mut config = Contract::default();
     config.dashboard_fields.active_connections = "open_sockets".into();
     let renamed = StackClient::new(&format!("http://{}", stack.addr), Arc::new(config)).unwrap();
     let mut dash = renamed.dashboard(None).await.unwrap();
@@ -626,7 +614,7 @@ async fn an_unreachable_stack_is_named() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let c = StackClient::new(&format!("http://{addr}/"), Arc::new(Config::default())).unwrap();
+    let c = StackClient::new(&format!("http://{addr}/"), Arc::new(Contract::default())).unwrap();
     assert_eq!(c.base_url(), format!("http://{addr}"));
 
     let err = c.health().await.unwrap_err();
@@ -646,7 +634,7 @@ async fn an_unreachable_stack_is_named() {
     let stack = start("").await;
     let moved = c.with_base_url(&format!("http://{}", stack.addr)).unwrap();
     assert_eq!(moved.health().await.unwrap().status, "healthy");
-    assert!(StackClient::new("ftp://x", Arc::new(Config::default())).is_err());
+    assert!(StackClient::new("ftp://x", Arc::new(Contract::default())).is_err());
 }
 
 /// What a [`counting_server`] saw: connections accepted and each request's head.
@@ -725,7 +713,11 @@ async fn answering_server(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_base_url_path_prefixes_every_request_in_origin_form() {
     let (addr, (_, heads)) = recording_server(true).await;
-    let c = StackClient::new(&format!("http://{addr}/edge/"), Arc::new(Config::default())).unwrap();
+    let c = StackClient::new(
+        &format!("http://{addr}/edge/"),
+        Arc::new(Contract::default()),
+    )
+    .unwrap();
     assert_eq!(c.base_url(), format!("http://{addr}/edge"));
     c.health().await.unwrap();
     c.send(RawRequest::get("/api/a b?q=ü")).await.unwrap();
@@ -768,7 +760,7 @@ async fn a_body_in_several_chunks_is_read_whole() {
     }
     pieces.push("0\r\n\r\n".to_owned());
     let (addr, (accepted, _)) = answering_server(true, pieces, Duration::from_millis(20)).await;
-    let c = StackClient::new(&format!("http://{addr}"), Arc::new(Config::default())).unwrap();
+    let c = StackClient::new(&format!("http://{addr}"), Arc::new(Contract::default())).unwrap();
     for _ in 0..2 {
         let health = c.health().await.unwrap();
         assert_eq!(
@@ -786,7 +778,7 @@ async fn a_body_in_several_chunks_is_read_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_requests_share_one_kept_alive_connection() {
     let (addr, accepted) = counting_server(true).await;
-    let c = StackClient::new(&format!("http://{addr}"), Arc::new(Config::default())).unwrap();
+    let c = StackClient::new(&format!("http://{addr}"), Arc::new(Contract::default())).unwrap();
     for _ in 0..20 {
         assert_eq!(c.health().await.unwrap().boot_id, "b-1");
     }
@@ -796,7 +788,7 @@ async fn sequential_requests_share_one_kept_alive_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_closed_while_idle_are_not_reused() {
     let (addr, accepted) = counting_server(false).await;
-    let c = StackClient::new(&format!("http://{addr}"), Arc::new(Config::default())).unwrap();
+    let c = StackClient::new(&format!("http://{addr}"), Arc::new(Contract::default())).unwrap();
     for i in 0..20 {
         let health = c
             .health()
@@ -822,7 +814,7 @@ async fn https_goes_through_tls_and_a_failed_handshake_is_named() {
     // 400, so the handshake fails: proof that https goes through TLS, and its words.
     let stack = start("").await;
     let url = format!("https://{}", stack.addr);
-    let c = StackClient::new(&url, Arc::new(Config::default())).unwrap();
+    let c = StackClient::new(&url, Arc::new(Contract::default())).unwrap();
     let err = c.health().await.unwrap_err();
     assert!(err.is_unreachable(), "{err:?}");
     let shown = err.to_string();
@@ -836,7 +828,7 @@ async fn https_goes_through_tls_and_a_failed_handshake_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stack_that_never_answers_times_out() {
-    let mut config = Config::default();
+    let mut config = Contract::default();
     config.timeouts.http_request = Duration::from_millis(200);
     // The kernel completes the connect, but nothing ever reads or answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -900,7 +892,7 @@ async fn memory_child() {
         pages * 4096
     }
     const N: usize = 400;
-    let c = StackClient::new(&url, Arc::new(Config::default())).unwrap();
+    let c = StackClient::new(&url, Arc::new(Contract::default())).unwrap();
     let session = goldenpath::client::Session::from_token(token);
     // Warm up allocator and TLS-free code paths.
     let mut sockets = Vec::with_capacity(N + 20);

@@ -26,7 +26,7 @@ fn write(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
 #[test]
 fn defaults_are_the_contract() {
     let c = Config::default();
-    let p = &c.paths;
+    let p = &c.contract.paths;
     assert_eq!(p.register.as_str(), "/api/auth/register");
     assert_eq!(p.login.as_str(), "/api/auth/login");
     assert_eq!(p.execute.as_str(), "/api/agent/v2/execute");
@@ -49,7 +49,7 @@ fn defaults_are_the_contract() {
     assert_eq!(p.restart.as_str(), "/admin/restart");
 
     assert_eq!(
-        c.events.agent_sequence(),
+        c.contract.events.agent_sequence(),
         [
             "agent_started",
             "agent_thinking",
@@ -58,37 +58,49 @@ fn defaults_are_the_contract() {
             "agent_completed"
         ]
     );
-    assert_eq!(c.events.connection_established, "connection_established");
     assert_eq!(
-        (c.events.ping.as_str(), c.events.pong.as_str()),
+        c.contract.events.connection_established,
+        "connection_established"
+    );
+    assert_eq!(
+        (
+            c.contract.events.ping.as_str(),
+            c.contract.events.pong.as_str()
+        ),
         ("ping", "pong")
     );
-    assert_eq!(c.events.connection_ack, "connection_ack");
-    assert_eq!(c.events.stats_update, "stats_update");
-    assert_eq!(c.events.query_complete, "query_complete");
-    assert_eq!(c.events.error, "error");
+    assert_eq!(c.contract.events.connection_ack, "connection_ack");
+    assert_eq!(c.contract.events.stats_update, "stats_update");
+    assert_eq!(c.contract.events.query_complete, "query_complete");
+    assert_eq!(c.contract.events.error, "error");
 
-    assert_eq!(c.websocket.subprotocol, "jwt-auth");
-    assert_eq!(c.websocket.token_prefix, "jwt.");
-    assert_eq!(c.websocket.dashboard_origin, "http://localhost:3000");
+    assert_eq!(c.contract.websocket.subprotocol, "jwt-auth");
+    assert_eq!(c.contract.websocket.token_prefix, "jwt.");
+    assert_eq!(
+        c.contract.websocket.dashboard_origin,
+        "http://localhost:3000"
+    );
 
-    assert_eq!(c.fields.access_token, "access_token");
-    assert_eq!(c.fields.kind, "type");
-    assert_eq!(c.fields.error_code, "code");
+    assert_eq!(c.contract.fields.access_token, "access_token");
+    assert_eq!(c.contract.fields.kind, "type");
+    assert_eq!(c.contract.fields.error_code, "code");
 
-    assert_eq!(c.limits.message_max_chars, 16384);
-    assert_eq!(c.limits.body_max_bytes, 65536);
-    assert_eq!(c.limits.dashboard_connections_per_ip, 10);
-    assert_eq!(c.limits.events_per_run, 5);
+    assert_eq!(c.contract.limits.message_max_chars, 16384);
+    assert_eq!(c.contract.limits.body_max_bytes, 65536);
+    assert_eq!(c.contract.limits.dashboard_connections_per_ip, 10);
+    assert_eq!(c.contract.limits.events_per_run, 5);
 
-    assert_eq!(c.timeouts.events, Duration::from_secs(5));
-    assert_eq!(c.timeouts.restart_comeback, Duration::from_secs(60));
-    assert_eq!(c.timeouts.stats_interval, Duration::from_secs(5));
+    assert_eq!(c.contract.timeouts.events, Duration::from_secs(5));
+    assert_eq!(
+        c.contract.timeouts.restart_comeback,
+        Duration::from_secs(60)
+    );
+    assert_eq!(c.contract.timeouts.stats_interval, Duration::from_secs(5));
 
-    assert_eq!(c.admin.email, "admin@example.com");
-    assert_eq!(c.admin.password, "admin-password");
+    assert_eq!(c.contract.admin.email, "admin@example.com");
+    assert_eq!(c.contract.admin.password, "admin-password");
     assert!(
-        !format!("{:?}", c.admin).contains("admin-password"),
+        !format!("{:?}", c.contract.admin).contains("admin-password"),
         "password is redacted"
     );
 
@@ -167,16 +179,19 @@ fn a_file_overrides_defaults() {
         "#,
     );
     let c = Config::load_from(Some(&path), no_env()).unwrap();
-    assert_eq!(c.paths.agent_events.as_str(), "/events");
-    assert_eq!(c.paths.run_status.fill(&[("run_id", "7")]), "/runs/7");
+    assert_eq!(c.contract.paths.agent_events.as_str(), "/events");
     assert_eq!(
-        c.paths.login.as_str(),
+        c.contract.paths.run_status.fill(&[("run_id", "7")]),
+        "/runs/7"
+    );
+    assert_eq!(
+        c.contract.paths.login.as_str(),
         "/api/auth/login",
         "untouched keys keep defaults"
     );
-    assert_eq!(c.events.agent_sequence()[1], "thinking");
-    assert_eq!(c.timeouts.events, Duration::from_secs(90));
-    assert_eq!(c.timeouts.http_request, Duration::from_millis(500));
+    assert_eq!(c.contract.events.agent_sequence()[1], "thinking");
+    assert_eq!(c.contract.timeouts.events, Duration::from_secs(90));
+    assert_eq!(c.contract.timeouts.http_request, Duration::from_millis(500));
     assert_eq!(c.target.base_url.as_deref(), Some("http://127.0.0.1:9000"));
     assert_eq!(c.target.faults, ["ws_path_500", "leak_events"]);
     assert_eq!(
@@ -205,21 +220,21 @@ fn the_environment_overrides_the_file() {
         ]),
     )
     .unwrap();
-    assert_eq!(c.paths.agent_events.as_str(), "/events");
-    assert_eq!(c.timeouts.events, Duration::from_secs(10));
-    assert_eq!(c.limits.events_per_run, 6);
-    assert_eq!(c.admin.password, "12345678");
+    assert_eq!(c.contract.paths.agent_events.as_str(), "/events");
+    assert_eq!(c.contract.timeouts.events, Duration::from_secs(10));
+    assert_eq!(c.contract.limits.events_per_run, 6);
+    assert_eq!(c.contract.admin.password, "12345678");
     assert_eq!(c.target.faults, ["ws_path_500", "leak_events"]);
     assert_eq!(
         c.target.env.get("AGENT_THINK_MS").map(String::as_str),
         Some("5")
     );
-    assert_eq!(c.websocket.subprotocol, "bearer");
-    assert_eq!(c.paths.login.as_str(), "/api/auth/login");
+    assert_eq!(c.contract.websocket.subprotocol, "bearer");
+    assert_eq!(c.contract.paths.login.as_str(), "/api/auth/login");
 
     // Without a file, the environment still applies.
     let c = Config::load_from(None, env(&[("GOLDENPATH_EVENTS__PONG", "PONG")])).unwrap();
-    assert_eq!(c.events.pong, "PONG");
+    assert_eq!(c.contract.events.pong, "PONG");
 }
 
 #[test]
@@ -332,7 +347,7 @@ fn a_missing_explicit_file_is_an_error_and_toml_syntax_errors_are_reported() {
 #[test]
 fn from_toml_str_and_round_trip() {
     let c = Config::from_toml_str("[limits]\nevents_per_run = 7\n").unwrap();
-    assert_eq!(c.limits.events_per_run, 7);
+    assert_eq!(c.contract.limits.events_per_run, 7);
     let text = toml::to_string(&Config::default()).unwrap();
     assert_eq!(Config::from_toml_str(&text).unwrap(), Config::default());
 }

@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use goldenpath::acceptance::{self, RunOptions};
+use goldenpath::RunOptions;
 use goldenpath::config::Config;
 use goldenpath::summary::{ScenarioResult, Status};
 
@@ -125,7 +125,7 @@ fn config(root: &std::path::Path) -> Config {
     let mut config =
         Config::load(Some(&root.join("goldenpath.toml"))).expect("goldenpath.toml loads");
     // A stack that never comes back is detected after this long.
-    config.timeouts.restart_comeback = Duration::from_secs(15);
+    config.contract.timeouts.restart_comeback = Duration::from_secs(15);
     config
 }
 
@@ -198,7 +198,7 @@ async fn main() -> ExitCode {
     opts.reports_dir = root.join("target/goldenpath-reports/fault-matrix");
     opts.scenario_names = all_names;
     opts.progress = false;
-    match acceptance::run(opts.clone()).await {
+    match goldenpath::run(opts.clone()).await {
         Ok(outcome) if outcome.passed() => {
             passed += 1;
             println!("clean stack: every catching scenario passes");
@@ -219,9 +219,9 @@ async fn main() -> ExitCode {
 
     for (fault, expected) in rows {
         let mut opts = opts.clone();
-        opts.faults = vec![fault.to_owned()];
+        opts.config.target.faults = vec![fault.to_owned()];
         opts.scenario_names = expected.iter().map(|(n, _)| (*n).to_owned()).collect();
-        let result = match acceptance::run(opts).await {
+        let result = match goldenpath::run(opts).await {
             Ok(outcome) => {
                 let scenarios: Vec<_> = outcome.summary.scenarios().collect();
                 verdict(&scenarios, &expected, fault)

@@ -7,86 +7,36 @@
 //! `.hlog` files read back to the same percentiles.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use goldenpath::acceptance::GoldenWorld;
-use goldenpath::acceptance::context::RunContext;
-use goldenpath::acceptance::recorder::Record;
-use goldenpath::acceptance::target::{AdminRestart, StackTarget};
-use goldenpath::client::StackClient;
-use goldenpath::config::Config;
-use goldenpath::load::{self, LoadOptions, ProgressMode, Threshold};
+use goldenpath::GoldenWorld;
+use goldenpath::load::{self, LoadRunOptions, ProgressMode, Threshold};
 use goldenpath::summary::{LoadResult, Verdict};
-use tokio_util::sync::CancellationToken;
+use goldenpath::{Config, Target};
 
-/// The reference stack in-process. It serves again on the same port after
-/// `/admin/restart` (as the container's restart policy would), with the same data.
-struct Stack {
-    url: String,
-    _data: tempfile::TempDir,
-    task: tokio::task::JoinHandle<()>,
-}
+mod common;
 
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn stack(faults: &str) -> Stack {
-    let data = tempfile::tempdir().unwrap();
-    let mut config = agent_stack::Config::for_tests(data.path());
-    config.faults = faults.parse().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let mut listener = Some(listener);
-        // Bounded: a test restarts the stack at most a few times.
-        for _ in 0..10 {
-            let l = match listener.take() {
-                Some(l) => l,
-                None => tokio::net::TcpListener::bind(addr).await.unwrap(),
-            };
-            if agent_stack::serve(l, config.clone()).await.is_err() {
-                return;
-            }
-        }
-    });
-    Stack {
-        url: format!("http://{addr}"),
-        _data: data,
-        task,
-    }
-}
-
-fn context(url: &str, run_dir: &Path) -> (Arc<RunContext>, Arc<StackTarget>) {
-    let mut config = Config::default();
-    config.target.base_url = Some(url.to_owned());
-    let shared = StackTarget::external(url);
-    let config = Arc::new(config);
-    let ctx = RunContext {
-        client: goldenpath::client::StackClient::new(url, config.clone()).expect("a client"),
-        config,
-        shared: shared.clone(),
-        factory: None,
-        record: Record::default(),
-        run_dir: run_dir.to_owned(),
+/// A load run through the library's entry point against the stack at `url`, a stack
+/// goldenpath did not start: the golden path as two workers' users, quietly.
+fn options(url: &str, run_dir: PathBuf) -> LoadRunOptions {
+    let config = Config::default();
+    let target = Target {
+        base_url: Some(url.to_owned()),
+        ..Target::default()
     };
-    (Arc::new(ctx), shared)
+    let mut opts = LoadRunOptions::new(config.contract, target, config.load, run_dir);
+    opts.load.features =
+        vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("features/golden_path.feature")];
+    opts.load.tags = Some("@load".into());
+    opts.load.progress = ProgressMode::Off;
+    opts.load.workers = Some(2);
+    opts
 }
 
-fn options(run_dir: PathBuf) -> LoadOptions {
-    LoadOptions {
-        features: vec![
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("features/golden_path.feature"),
-        ],
-        tags: Some("@load".into()),
-        run_dir,
-        progress: ProgressMode::Off,
-        workers: Some(2),
-        ..LoadOptions::default()
-    }
+async fn run(opts: LoadRunOptions) -> load::LoadOutcome {
+    load::run::<GoldenWorld>(opts)
+        .await
+        .expect("the load run runs")
 }
 
 fn load_result(out: &load::LoadOutcome) -> &LoadResult {
@@ -124,18 +74,13 @@ fn assert_hlogs_read_back(run_dir: &Path, l: &LoadResult) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_golden_path_under_load_counts_agree() {
-    let stack = stack("").await;
+    let stack = common::stack("").await;
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("load-counts");
-    let (ctx, _) = context(&stack.url, dir.path());
-    let opts = LoadOptions {
-        users: Some(3),
-        iterations: Some(9),
-        ..options(run_dir.clone())
-    };
-    let out = load::run_load::<GoldenWorld>(opts, ctx, None, CancellationToken::new())
-        .await
-        .unwrap();
+    let mut opts = options(&stack.url, run_dir.clone());
+    opts.load.users = Some(3);
+    opts.load.iterations = Some(9);
+    let out = run(opts).await;
     let l = load_result(&out);
     assert_eq!(l.errors, vec![], "{}", out.text);
     assert_eq!((l.iterations, l.iterations_failed), (9, 0));
@@ -193,18 +138,13 @@ async fn a_latency_threshold_fails_against_a_slow_agent_and_passes_against_the_c
         Threshold::global("error_rate < 0.1%").unwrap(),
     ];
     for (faults, should_pass) in [("", true), ("slow_agent:1000", false)] {
-        let stack = stack(faults).await;
+        let stack = common::stack(faults).await;
         let dir = tempfile::tempdir().unwrap();
-        let (ctx, _) = context(&stack.url, dir.path());
-        let mut opts = LoadOptions {
-            users: Some(2),
-            iterations: Some(4),
-            ..options(dir.path().join("run"))
-        };
-        opts.config.thresholds = thresholds.clone();
-        let out = load::run_load::<GoldenWorld>(opts, ctx, None, CancellationToken::new())
-            .await
-            .unwrap();
+        let mut opts = options(&stack.url, dir.path().join("run"));
+        opts.load.users = Some(2);
+        opts.load.iterations = Some(4);
+        opts.load.config.thresholds = thresholds.clone();
+        let out = run(opts).await;
         assert_eq!(
             out.thresholds_passed, should_pass,
             "faults {faults:?}:\n{}",
@@ -236,26 +176,16 @@ async fn a_latency_threshold_fails_against_a_slow_agent_and_passes_against_the_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_run_is_survived_without_loss() {
-    let stack = stack("").await;
+    let stack = common::stack("").await;
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("load-restart");
-    let (ctx, target) = context(&stack.url, dir.path());
-    // The same restart `goldenpath load --restart-at` uses.
-    let restart = AdminRestart {
-        client: StackClient::new(&stack.url, ctx.config.clone()).unwrap(),
-        target,
-        timeout: Duration::from_secs(20),
-    };
-    let opts = LoadOptions {
-        users: Some(3),
-        duration: Some(Duration::from_secs(6)),
-        restart_at: Some(Duration::from_secs(2)),
-        ..options(run_dir.clone())
-    };
-    let out =
-        load::run_load::<GoldenWorld>(opts, ctx, Some(Arc::new(restart)), CancellationToken::new())
-            .await
-            .unwrap();
+    // The entry point restarts as `goldenpath load --restart-at` does: an administrator.
+    let mut opts = options(&stack.url, run_dir.clone());
+    opts.contract.timeouts.restart_comeback = Duration::from_secs(20);
+    opts.load.users = Some(3);
+    opts.load.duration = Some(Duration::from_secs(6));
+    opts.load.restart_at = Some(Duration::from_secs(2));
+    let out = run(opts).await;
     let l = load_result(&out);
     let r = l
         .restart
@@ -285,23 +215,17 @@ async fn a_restart_mid_run_is_survived_without_loss() {
 async fn compare_flags_a_slow_agent_and_passes_two_clean_runs() {
     use goldenpath::report::{Tolerance, compare};
 
-    async fn run(faults: &str, name: &str, dir: &Path) -> goldenpath::summary::RunSummary {
-        let stack = stack(faults).await;
-        let (ctx, _) = context(&stack.url, dir);
-        let opts = LoadOptions {
-            users: Some(2),
-            iterations: Some(6),
-            ..options(dir.join(name))
-        };
-        let out = load::run_load::<GoldenWorld>(opts, ctx, None, CancellationToken::new())
-            .await
-            .unwrap();
-        out.summary
+    async fn summary(faults: &str, name: &str, dir: &Path) -> goldenpath::summary::RunSummary {
+        let stack = common::stack(faults).await;
+        let mut opts = options(&stack.url, dir.join(name));
+        opts.load.users = Some(2);
+        opts.load.iterations = Some(6);
+        run(opts).await.summary
     }
     let dir = tempfile::tempdir().unwrap();
-    let base = run("", "base", dir.path()).await;
-    let clean = run("", "clean", dir.path()).await;
-    let slow = run("slow_agent:400", "slow", dir.path()).await;
+    let base = summary("", "base", dir.path()).await;
+    let clean = summary("", "clean", dir.path()).await;
+    let slow = summary("slow_agent:400", "slow", dir.path()).await;
 
     // Generous bounds so two clean runs on a busy 2-core machine never flap; a 400 ms
     // slower agent is far outside them.

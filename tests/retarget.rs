@@ -2,8 +2,9 @@
 //! lives at `/events` instead of the contract's `/websocket` fails the scenarios with
 //! the default configuration, and passes them once `paths.agent_events` says so.
 
-use goldenpath::acceptance::{self, RunOptions};
-use goldenpath::config::{ApiPath, Config};
+use goldenpath::Config;
+use goldenpath::RunOptions;
+use goldenpath::contract::ApiPath;
 use goldenpath::summary::Status;
 
 const SCENARIO: &str = "Executing the agent is accepted and reports five events in order";
@@ -27,7 +28,7 @@ async fn another_spelling_needs_a_config_change_not_a_code_change() {
         .env
         .insert("WEBSOCKET_PATH".into(), "/events".into());
 
-    let default_spelling = acceptance::run(options(config.clone()))
+    let default_spelling = goldenpath::run(options(config.clone()))
         .await
         .expect("the run completes");
     let scenario = &default_spelling.summary.features[0].scenarios[0];
@@ -48,8 +49,8 @@ async fn another_spelling_needs_a_config_change_not_a_code_change() {
         "{error}"
     );
 
-    config.paths.agent_events = ApiPath::new("/events").expect("a valid path");
-    let matching = acceptance::run(options(config))
+    config.contract.paths.agent_events = ApiPath::new("/events").expect("a valid path");
+    let matching = goldenpath::run(options(config))
         .await
         .expect("the run completes");
     assert!(

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use goldenpath::provision::{
-    self, ImageSource, ManagedStack, ProvisionError, StackEnv, StackImage, StackOptions,
-    ensure_image, ensure_reference_image, image::SCRATCH_DOCKERFILE, new_run_id, run_inventory,
+    self, ImageSource, ManagedStack, ProvisionError, SCRATCH_DOCKERFILE, StackEnv, StackImage,
+    StackOptions, ensure_image, ensure_reference_image, new_run_id, run_inventory,
 };
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -67,7 +67,7 @@ async fn shutdown_and_check(stack: ManagedStack) -> Result<()> {
         left.containers == 0 && left.networks == 0,
         "run {run_id} left {left:?}"
     );
-    let docker = provision::engine::connect().await?;
+    let docker = provision::connect_engine().await?;
     ensure!(
         docker.inspect_network(&network, None).await.is_err(),
         "network {network} is still there"
@@ -267,7 +267,7 @@ async fn container_runs_on_its_own_network_with_the_restart_policy_and_labels() 
     with_stack(
         StackEnv::contract_defaults().faults(["slow_agent:5"]),
         async |stack| {
-            let docker = provision::engine::connect().await?;
+            let docker = provision::connect_engine().await?;
             let info = docker.inspect_container(stack.container_id(), None).await?;
             let host = info.host_config.context("no host config")?;
             let policy = host.restart_policy.context("no restart policy")?;
@@ -324,7 +324,7 @@ async fn reference_image_is_reused_not_rebuilt() -> Result<()> {
         second.tag
     );
     // The image holds exactly what the scratch Dockerfile says.
-    let docker = provision::engine::connect().await?;
+    let docker = provision::connect_engine().await?;
     let inspect = docker.inspect_image(&second.reference()).await?;
     let config = inspect.config.context("no image config")?;
     ensure!(config.entrypoint == Some(vec!["/agent-stack".to_owned()]));
@@ -384,7 +384,7 @@ async fn a_dynamically_linked_binary_is_refused_before_any_build() -> Result<()>
 #[tokio::test]
 async fn sweep_orphans_removes_what_a_dead_process_left_and_spares_the_living() -> Result<()> {
     use testcontainers::bollard::models::NetworkCreateRequest;
-    let docker = provision::engine::connect().await?;
+    let docker = provision::connect_engine().await?;
     // A pid that surely ended: a child we waited for.
     let mut child = std::process::Command::new("true").spawn()?;
     let dead_pid = child.id();
@@ -394,10 +394,7 @@ async fn sweep_orphans_removes_what_a_dead_process_left_and_spares_the_living() 
         std::collections::HashMap::from([
             (provision::RUN_LABEL.to_owned(), run.clone()),
             (provision::PID_LABEL.to_owned(), pid.to_string()),
-            (
-                provision::HOST_LABEL.to_owned(),
-                provision::engine::host_name(),
-            ),
+            (provision::HOST_LABEL.to_owned(), provision::host_name()),
         ])
     };
     let dead = format!("goldenpath-net-sweep-dead-{}", &run[run.len() - 8..]);

@@ -1,18 +1,15 @@
 //! Acceptance runs: the cucumber World, its step definitions, and the runner that
 //! writes reports.
 //!
-//! Pipeline: [`preflight`] parses and checks the features → [`runner`] provisions
-//! stacks ([`context`], [`target`]) and runs cucumber → writers (terminal, JUnit,
-//! Cucumber JSON, [`recorder`]) → `report::write_reports`.
+//! Pipeline: `session::preflight` parses and checks the features → [`run`] starts the
+//! stacks (`crate::session`) and runs cucumber → writers (terminal, JUnit, Cucumber
+//! JSON, `recorder`) → `report::write_reports`.
 
-pub mod context;
-pub mod preflight;
-pub mod recorder;
-pub mod runner;
+mod recorder;
+mod runner;
 mod steps;
-pub mod target;
-pub mod tokens;
-pub mod world;
+mod tokens;
+mod world;
 
-pub use runner::{RunError, RunOptions, RunOutcome, TargetChoice, run};
-pub use world::GoldenWorld;
+pub use runner::{RunError, RunOptions, RunOutcome, run};
+pub use world::{GoldenWorld, Mode};

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+
 use std::time::SystemTime;
 
 use cucumber::gherkin;
@@ -12,26 +12,21 @@ use cucumber::writer::{self, Ext as _};
 use cucumber::{World as _, cli, parser};
 use futures_util::stream;
 
-use super::context::{RunContext, StackFactory};
-use super::preflight::{self, PreflightError};
 use super::recorder::{Record, Recorder};
-use super::target::{StackTarget, TargetError};
 use super::world::GoldenWorld;
 use crate::config::Config;
-use crate::provision::{self, ImageSource, ProvisionError};
+use crate::provision;
+use crate::session::{self, PreflightError, Provenance, StackTarget, StartError, preflight};
 use crate::summary::{Environment, RunKind, RunSummary, SCHEMA_VERSION, Status, Verdict};
 
-/// Which stack a run targets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetChoice {
-    /// Build the reference stack's image from this workspace and start it.
-    Reference,
-    /// Start this locally available image.
-    Image(String),
-    /// Talk to a stack that is already running.
-    BaseUrl(String),
-}
+/// How many lines of the stack's log a failed scenario keeps.
+const LOG_TAIL_LINES: usize = 200;
 
+/// What an acceptance run does: which features, which scenarios, against which stack
+/// (`config.target`), where the reports go.
+///
+/// Nothing here is read from the process (arguments, signals): the binary fills
+/// `command_line` and sets `handle_interrupts`; a library caller decides for itself.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Feature files or directories.
@@ -40,9 +35,7 @@ pub struct RunOptions {
     pub tags: Option<String>,
     /// Only scenarios with these exact names (all when empty).
     pub scenario_names: Vec<String>,
-    pub target: TargetChoice,
-    /// Seeded faults for the stacks goldenpath starts (added to `target.faults`).
-    pub faults: Vec<String>,
+    /// The contract and the target (`config.target`: base URL, image, faults, env).
     pub config: Config,
     /// Where `reports/<run-id>/` goes.
     pub reports_dir: PathBuf,
@@ -50,51 +43,82 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Print cucumber's progress on stdout.
     pub progress: bool,
-    /// The command line, for the report.
+    /// The command line (or test name), for the report. Empty unless the caller sets it.
     pub command_line: String,
+    /// The repository whose commit the report names (default: the working directory,
+    /// which under `cargo test` is the caller's crate).
+    pub repository: Option<PathBuf>,
+    /// On Ctrl-C / SIGTERM: write the results so far, remove the run's stacks, and exit
+    /// the process (130 / 143). Off by default: a library call installs no signal
+    /// handler unless asked ([`crate::run_main`] asks).
+    pub handle_interrupts: bool,
 }
 
 impl RunOptions {
+    /// Options for `features/` against `config.target`, reports in `reports/`.
     pub fn new(config: Config) -> Self {
         Self {
             features: vec![PathBuf::from("features")],
             tags: None,
             scenario_names: Vec::new(),
-            target: TargetChoice::Reference,
-            faults: Vec::new(),
             config,
             reports_dir: PathBuf::from("reports"),
             concurrency: 8,
             progress: true,
-            command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            command_line: String::new(),
+            repository: std::env::current_dir().ok(),
+            handle_interrupts: false,
+        }
+    }
+
+    /// What the report records about who ran this.
+    pub(crate) fn provenance(&self) -> Provenance {
+        Provenance {
+            command_line: self.command_line.clone(),
+            repository: self.repository.clone(),
+            config_toml: toml::to_string(&self.config).unwrap_or_default(),
         }
     }
 }
 
+/// Why an acceptance run could not start or finish. Every variant is exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// A feature file is missing or malformed, or a step has no definition.
     #[error(transparent)]
     Preflight(#[from] PreflightError),
+    /// The stack could not be started or reached.
     #[error(transparent)]
-    Provision(#[from] ProvisionError),
-    #[error(transparent)]
-    Target(#[from] TargetError),
+    Start(#[from] StartError),
+    /// `--tags` is not a tag expression.
     #[error("invalid tag expression {expr:?}: {message}")]
-    Tags { expr: String, message: String },
-    #[error("cannot reach the stack at {url}: {detail}")]
-    Unreachable { url: String, detail: String },
+    Tags {
+        /// The expression given.
+        expr: String,
+        /// The parser's complaint.
+        message: String,
+    },
+    /// The run directory could not be written.
     #[error("cannot write the reports in {}: {source}", path.display())]
-    Reports { path: PathBuf, source: io::Error },
+    Reports {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
 }
 
 /// What a run leaves behind.
 #[derive(Debug)]
 pub struct RunOutcome {
+    /// `reports/<run-id>/`, holding every report.
     pub run_dir: PathBuf,
+    /// The results, as `summary.json` holds them.
     pub summary: RunSummary,
 }
 
 impl RunOutcome {
+    /// Whether every scenario passed.
     pub fn passed(&self) -> bool {
         self.summary.verdict == Verdict::Pass
     }
@@ -149,8 +173,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         source,
     })?;
 
-    let (context, environment) = provision_run(&opts, &run_id, &run_dir).await?;
-    let record = context.record.clone();
+    let (context, environment) = session::start(
+        &opts.config.contract,
+        &opts.config.target,
+        &opts.provenance(),
+        &run_id,
+        &run_dir,
+    )
+    .await?;
+    let record = Record::default();
 
     let junit = create(&run_dir.join("junit.xml"))?;
     let json = create(&run_dir.join("cucumber.json"))?;
@@ -171,7 +202,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         .normalized();
 
     let before_ctx = context.clone();
-    let after_ctx = context.clone();
+    let after_record = record.clone();
+    let after_dir = run_dir.clone();
     let cucumber = GoldenWorld::cucumber::<&str>()
         .with_parser(Preparsed)
         .with_writer(writer)
@@ -183,12 +215,12 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             Box::pin(async move { world.bind(ctx, own).await })
         })
         .after(move |feature, _rule, scenario, finished, world| {
-            let ctx = after_ctx.clone();
+            let (record, run_dir) = (after_record.clone(), after_dir.clone());
             Box::pin(async move {
                 let failed = !matches!(finished, cucumber::event::ScenarioFinished::StepPassed);
                 if let Some(world) = world {
                     if failed {
-                        ctx.attach_log_tail(world.stack(), feature, scenario).await;
+                        attach_log_tail(&record, &run_dir, world.stack(), feature, scenario).await;
                     }
                     world.release().await;
                 }
@@ -221,24 +253,28 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         record: record.clone(),
         run_dir: run_dir.clone(),
     };
-    provision::on_interrupt(Box::new(move || {
-        Box::pin(async move {
-            match partial.write(true) {
-                Ok(()) => eprintln!(
-                    "goldenpath: partial results in {}",
-                    partial.run_dir.display()
-                ),
-                Err(e) => eprintln!("goldenpath: {e}"),
-            }
-        })
-    }));
+    if opts.handle_interrupts {
+        provision::on_interrupt(Box::new(move || {
+            Box::pin(async move {
+                match partial.write(true) {
+                    Ok(()) => eprintln!(
+                        "goldenpath: partial results in {}",
+                        partial.run_dir.display()
+                    ),
+                    Err(e) => eprintln!("goldenpath: {e}"),
+                }
+            })
+        }));
+    }
 
     cucumber.filter_run(features, filter).await;
-    if provision::shutting_down() {
-        // The signal handler writes the partial results, removes the stacks and exits.
-        std::future::pending::<()>().await;
+    if opts.handle_interrupts {
+        if provision::shutting_down() {
+            // The signal handler writes the partial results, removes the stacks and exits.
+            std::future::pending::<()>().await;
+        }
+        provision::clear_interrupt_hook();
     }
-    provision::clear_interrupt_hook();
 
     if let Err(e) = context.shared.clone().shutdown().await {
         tracing::warn!("removing the shared stack: {e}");
@@ -290,54 +326,6 @@ impl Partial {
     }
 }
 
-/// Make the run's stacks ready: check a running one is reachable, or build (or find)
-/// the image and start the shared stack. Shared by acceptance and load runs.
-pub async fn provision_run(
-    opts: &RunOptions,
-    run_id: &str,
-    run_dir: &Path,
-) -> Result<(Arc<RunContext>, Environment), RunError> {
-    let config = Arc::new(opts.config.clone());
-    let mut faults = config.target.faults.clone();
-    faults.extend(opts.faults.iter().cloned());
-
-    let mut environment = environment(opts, &config, &faults);
-    let (shared, factory) = match &opts.target {
-        TargetChoice::BaseUrl(url) => {
-            check_reachable(url, &config).await?;
-            (StackTarget::external(url), None)
-        }
-        choice => {
-            let source = match choice {
-                TargetChoice::Image(image) => ImageSource::Prebuilt(image.clone()),
-                _ => ImageSource::Reference,
-            };
-            let image = provision::ensure_image(&source).await?;
-            environment.image = Some(image.reference());
-            let factory = StackFactory::new(image, &config, &faults, run_id);
-            let shared = factory.start().await?;
-            (shared, Some(factory))
-        }
-    };
-    environment.base_url = Some(shared.base_url());
-    let client =
-        crate::client::StackClient::new(&shared.base_url(), config.clone()).map_err(|e| {
-            RunError::Unreachable {
-                url: shared.base_url(),
-                detail: e.to_string(),
-            }
-        })?;
-    let context = Arc::new(RunContext {
-        client,
-        config,
-        shared,
-        factory,
-        record: Record::default(),
-        run_dir: run_dir.to_owned(),
-    });
-    Ok((context, environment))
-}
-
 fn create(path: &Path) -> Result<std::fs::File, RunError> {
     std::fs::File::create(path).map_err(|source| RunError::Reports {
         path: path.to_owned(),
@@ -345,64 +333,31 @@ fn create(path: &Path) -> Result<std::fs::File, RunError> {
     })
 }
 
-/// Any HTTP answer from the health path will do: a stack that answers 500 is
-/// reachable, and the features say what is wrong with it.
-async fn check_reachable(url: &str, config: &Arc<Config>) -> Result<(), RunError> {
-    let unreachable = |e: crate::client::ClientError| RunError::Unreachable {
-        url: url.to_owned(),
-        detail: match e {
-            crate::client::ClientError::Unreachable { reason, .. } => reason,
-            other => other.to_string(),
-        },
+/// Save the stack's log tail beside the report and attach it to the scenario.
+async fn attach_log_tail(
+    record: &Record,
+    run_dir: &Path,
+    stack: Option<&StackTarget>,
+    feature: &gherkin::Feature,
+    scenario: &gherkin::Scenario,
+) {
+    let Some(stack) = stack else { return };
+    let Some(tail) = stack.logs_tail(LOG_TAIL_LINES).await else {
+        return;
     };
-    let client = crate::client::StackClient::new(url, config.clone()).map_err(unreachable)?;
-    client
-        .send(crate::client::RawRequest::get(config.paths.health.as_str()))
-        .await
-        .map(drop)
-        .map_err(unreachable)
-}
-
-fn environment(opts: &RunOptions, config: &Config, faults: &[String]) -> Environment {
-    Environment {
-        goldenpath_version: env!("CARGO_PKG_VERSION").to_owned(),
-        git_commit: git_commit(),
-        target_kind: match opts.target {
-            TargetChoice::BaseUrl(_) => "base_url",
-            _ => "image",
-        }
-        .to_owned(),
-        image: match &opts.target {
-            TargetChoice::Image(i) => Some(i.clone()),
-            _ => None,
-        },
-        image_id: None,
-        base_url: None,
-        faults: faults.to_vec(),
-        hostname: hostname(),
-        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        config_toml: toml::to_string(config).unwrap_or_default(),
-        command_line: opts.command_line.clone(),
+    let stem = feature
+        .path
+        .as_ref()
+        .and_then(|p| p.file_stem())
+        .map_or_else(
+            || "feature".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+    let file = format!("logs/{stem}-line{}.log", scenario.position.line);
+    if let Err(e) = std::fs::write(run_dir.join(&file), &tail) {
+        tracing::warn!("saving the stack log of a failed scenario: {e}");
     }
-}
-
-/// The commit goldenpath runs from, when it runs from a git checkout.
-pub fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-pub fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".to_owned())
+    record.attach_log(feature, scenario, tail, file);
 }
 
 fn summarize(

@@ -13,21 +13,20 @@ use fake::Fake as _;
 use fake::faker::name::en::FirstName;
 use tokio::sync::watch;
 
-use super::context::RunContext;
-use super::target::StackTarget;
 use crate::client::{
     AgentEventSocket, ClientError, DashboardSocket, ExecuteRequest, RawResponse, Route, RunEvents,
     RunStarted, Session, SocketAuth, SocketPath, StackClient,
 };
-use crate::config::Config;
-use crate::load::vu::{EventSample, LedgerCheck};
+use crate::contract::Contract;
+use crate::load::{EventSample, LedgerCheck};
+use crate::session::{RunContext, StackTarget};
 
 thread_local! {
     /// One HTTP connection pool per thread, shared by every World on it: a virtual user
     /// must not cost a pool of its own, and a pool's connections belong to the runtime
     /// that opened them (the load mode runs one runtime per worker thread). Kept with
     /// the run's configuration it was made from: a pool serves one run.
-    static THREAD_POOL: std::cell::RefCell<Option<(Arc<Config>, StackClient)>> = const { std::cell::RefCell::new(None) };
+    static THREAD_POOL: std::cell::RefCell<Option<(Arc<Contract>, StackClient)>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Who a scenario's name ("Alice") stands for on the stack.
@@ -87,6 +86,16 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Answers a scenario fetched to examine in later steps, each of its own type.
+#[derive(Debug, Default)]
+pub(crate) struct Fetched {
+    pub(crate) agents_status: Option<crate::client::AgentsStatus>,
+    pub(crate) health_detailed: Option<crate::client::HealthDetailed>,
+    /// `GET paths.openapi`: an OpenAPI document is JSON by nature.
+    pub(crate) openapi: Option<serde_json::Value>,
+    pub(crate) docs_html: Option<String>,
+}
+
 /// Whether this World is a scenario of an acceptance run or a virtual user of a load
 /// run. Steps that act on the whole stack (restarts) are left to the load profile for
 /// virtual users: a thousand users must not restart the backend a thousand times.
@@ -122,17 +131,20 @@ pub struct GoldenWorld {
     pub(crate) ledger: BTreeMap<String, (String, Vec<Acknowledged>)>,
     pub(crate) dashboard: Option<DashboardSocket>,
     pub(crate) dashboards: Vec<DashboardSocket>,
+    /// The stack's boot id before this scenario restarted it (or tried to).
     pub(crate) boot_before: Option<String>,
     /// The health answers of this scenario (iteration), in order.
     pub(crate) health_answers: Vec<crate::client::Health>,
-    pub(crate) document: Option<serde_json::Value>,
-    pub(crate) docs_html: Option<String>,
+    /// What the stack answered when asked (the "is asked" / "is fetched" steps).
+    pub(crate) fetched: Fetched,
     pub(crate) samples: Vec<EventSample>,
     /// Runs each user started: an event of any other run on a user's socket is misdelivered.
     pub(crate) started_runs: BTreeMap<String, std::collections::HashSet<String>>,
     pub(crate) misdelivered: u64,
     /// When an agent-events socket was last opened (reconnect times under load).
     pub(crate) socket_opened_at: Option<Instant>,
+    /// State a team's own steps keep, by type (see [`GoldenWorld::extensions_mut`]).
+    extensions: http::Extensions,
 }
 
 impl std::fmt::Debug for GoldenWorld {
@@ -167,12 +179,12 @@ impl GoldenWorld {
             dashboards: Vec::new(),
             boot_before: None,
             health_answers: Vec::new(),
-            document: None,
-            docs_html: None,
+            fetched: Fetched::default(),
             samples: Vec::new(),
             started_runs: BTreeMap::new(),
             misdelivered: 0,
             socket_opened_at: None,
+            extensions: http::Extensions::new(),
         }
     }
 
@@ -239,12 +251,12 @@ impl GoldenWorld {
             .expect("the World is bound to a run before any step runs")
     }
 
-    pub fn config(&self) -> &Config {
-        &self.ctx().config
+    pub fn contract(&self) -> &Contract {
+        &self.ctx().contract
     }
 
-    pub fn timeouts(&self) -> &crate::config::Timeouts {
-        &self.config().timeouts
+    pub fn timeouts(&self) -> &crate::contract::Timeouts {
+        &self.contract().timeouts
     }
 
     pub fn jwt_secret(&self) -> Option<String> {
@@ -475,10 +487,22 @@ impl GoldenWorld {
             });
     }
 
+    /// The scenario's current thread: (its owner's name, its id).
     pub fn current_thread(&self) -> (String, String) {
         self.thread
             .clone()
             .expect("no thread was started or used in this scenario")
+    }
+
+    /// The id of the current thread, which the scenario says belongs to `owner`; panics
+    /// when it belongs to someone else (the feature is then wrong, not the stack).
+    pub fn thread_of(&self, owner: &str) -> String {
+        let (thread_owner, thread_id) = self.current_thread();
+        assert_eq!(
+            thread_owner, owner,
+            "the current thread belongs to {thread_owner:?}, not {owner:?}"
+        );
+        thread_id
     }
 
     /// Read threads back (one, or every thread acknowledged to this World): how many
@@ -586,6 +610,33 @@ impl GoldenWorld {
 
     // ---- health ----------------------------------------------------------------------------
 
+    /// State of a team's own steps, one value per type, fresh for every scenario:
+    /// `world.extensions_mut().insert(Upload { .. })`, later
+    /// `world.extensions().get::<Upload>()`.
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// Mutable access to [`GoldenWorld::extensions`].
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
+    }
+
+    /// Remember the stack's boot id before a restart (or an attempt at one), for
+    /// [`GoldenWorld::boot_id_before`].
+    pub async fn remember_boot_id(&mut self) {
+        let boot = self.boot_id().await;
+        self.boot_before = Some(boot);
+    }
+
+    /// The boot id remembered before this scenario's restart.
+    pub fn boot_id_before(&self) -> String {
+        self.boot_before
+            .clone()
+            .expect("the boot id was read before the restart (or the attempt)")
+    }
+
+    /// The stack's current boot id (`GET paths.health`).
     pub async fn boot_id(&mut self) -> String {
         self.client()
             .health()
@@ -607,8 +658,7 @@ impl GoldenWorld {
         self.last_socket_error = None;
         self.boot_before = None;
         self.health_answers.clear();
-        self.document = None;
-        self.docs_html = None;
+        self.fetched = Fetched::default();
     }
 }
 
@@ -631,11 +681,11 @@ fn outcome_of_error(e: ClientError) -> Outcome {
 }
 
 /// How long to listen for something that must *not* arrive.
-pub fn quiet_period(timeouts: &crate::config::Timeouts) -> Duration {
+pub fn quiet_period(timeouts: &crate::contract::Timeouts) -> Duration {
     (timeouts.events / 4).clamp(Duration::from_millis(200), Duration::from_secs(1))
 }
 
-impl crate::load::vu::VirtualUser for GoldenWorld {
+impl crate::load::VirtualUser for GoldenWorld {
     type Context = Arc<RunContext>;
 
     fn virtual_user(context: &Self::Context, _index: u64) -> Self {

@@ -8,18 +8,24 @@ use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 use tracing::Instrument as _;
 
+use super::StackClient;
 use super::error::{ClientError, excerpt};
+use super::read::opt_str;
 use super::ws::{self, Incoming, Ws};
-use super::{StackClient, opt_str};
-use crate::config::Config;
+use crate::contract::Contract;
 
 /// `stats_update.data`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stats {
+    /// Registered users; None when absent or not a whole number.
     pub users: Option<u64>,
+    /// Threads stored; None when absent or not a whole number.
     pub threads: Option<u64>,
+    /// Messages stored; None when absent or not a whole number.
     pub messages: Option<u64>,
+    /// Agent runs so far; None when absent or not a whole number.
     pub runs: Option<u64>,
+    /// Open dashboard connections; None when absent or not a whole number.
     pub active_connections: Option<u64>,
     /// The whole `data` object.
     pub raw: Value,
@@ -28,27 +34,43 @@ pub struct Stats {
 /// A dashboard frame, typed by its `type`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DashboardFrame {
+    /// `connection_ack`, the first frame after connecting.
     ConnectionAck {
+        /// `timestamp` of the frame; None when absent.
         timestamp: Option<String>,
     },
+    /// `stats_update`, sent every stats interval.
     StatsUpdate {
+        /// `timestamp` of the frame; None when absent.
         timestamp: Option<String>,
+        /// The counts in `data`.
         stats: Stats,
     },
+    /// `query_complete`, broadcast after each agent run.
     QueryComplete {
+        /// The run that completed; None when absent.
         run_id: Option<String>,
+        /// Length of the agent's answer, in characters; None when absent.
         response_length: Option<u64>,
+        /// The model that answered; None when absent.
         model: Option<String>,
+        /// How long the run took, in ms; None when absent or not a number.
         latency_ms: Option<f64>,
     },
+    /// `error`, broadcast after each 5xx answer of the stack.
     Error {
+        /// What kind of error it was; None when absent.
         error_type: Option<String>,
+        /// The error's message; None when absent.
         message: Option<String>,
+        /// The endpoint that answered 5xx; None when absent.
         endpoint: Option<String>,
     },
     /// Any other frame, kept whole.
     Other {
+        /// The frame's `type`; None when it has none or it is not a string.
         kind: Option<String>,
+        /// The whole frame, parsed as JSON.
         value: Value,
     },
 }
@@ -56,7 +78,7 @@ pub enum DashboardFrame {
 /// A dashboard connection. Owned by one task; no background task.
 pub struct DashboardSocket {
     ws: Ws,
-    contract: Arc<Config>,
+    contract: Arc<Contract>,
     path: String,
     closed: Option<(u16, String)>,
 }

@@ -13,6 +13,7 @@ pub enum ClientError {
     Status {
         /// `METHOD /path/{template}` as in the contract.
         endpoint: String,
+        /// The HTTP status the stack answered.
         status: u16,
         /// The status the contract promises for this call.
         expected: u16,
@@ -25,34 +26,52 @@ pub enum ClientError {
     /// Nothing listens at the address (connection refused, DNS failure, …).
     #[error("cannot connect to {url}: {reason} — is the stack running?")]
     Unreachable {
+        /// The origin (`scheme://host:port`) that could not be reached.
         url: String,
+        /// The innermost cause, in words (e.g. `Connection refused`).
         reason: String,
+        /// The underlying I/O or connect error, when there is one.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The request was sent but no complete answer came in time.
     #[error("{endpoint} gave no answer within {}", fmt_duration(*after))]
-    Timeout { endpoint: String, after: Duration },
+    Timeout {
+        /// `METHOD /path` of the call, or `WebSocket upgrade on <path>`.
+        endpoint: String,
+        /// The time limit that ran out.
+        after: Duration,
+    },
 
     /// The connection broke mid-request.
     #[error("{endpoint} failed: {detail}")]
-    Transport { endpoint: String, detail: String },
+    Transport {
+        /// `METHOD /path/{template}` of the call.
+        endpoint: String,
+        /// Why the connection broke, in words (the innermost cause).
+        detail: String,
+    },
 
     /// The answer had the right status but not the shape the contract describes.
     #[error("{endpoint} answered with an unexpected body: {detail}; body: {body_excerpt}")]
     Decode {
+        /// `METHOD /path/{template}` of the call.
         endpoint: String,
+        /// What is wrong with the body (missing field, wrong type, not JSON).
         detail: String,
+        /// The first 200 characters of the body.
         body_excerpt: String,
     },
 
     /// A WebSocket upgrade was refused or failed.
     #[error("{}", HandshakeText { path, status: *status, detail })]
     Handshake {
+        /// The socket path of the upgrade (`/websocket`).
         path: String,
         /// The HTTP status the server answered instead of 101, when it answered.
         status: Option<u16>,
+        /// Why the upgrade failed, e.g. the error envelope's code and message.
         detail: String,
     },
 
@@ -61,35 +80,61 @@ pub enum ClientError {
     #[error(
         "the server selected no subprotocol although {offered} was offered (WebSocket upgrade on {path})"
     )]
-    NoSubprotocol { path: String, offered: String },
+    NoSubprotocol {
+        /// The socket path of the upgrade.
+        path: String,
+        /// The first subprotocol offered (`jwt-auth`).
+        offered: String,
+    },
 
     /// The server closed the socket with a close frame.
     #[error("the server closed {path} with {code}{}", fmt_reason(reason))]
     SocketClosed {
+        /// The socket path.
         path: String,
+        /// The close code (e.g. 1008 policy violation, 1012 service restart).
         code: u16,
+        /// The close reason; empty when the server sent none.
         reason: String,
     },
 
     /// The socket died without a closing handshake (reset, I/O error, end of stream).
     #[error("the socket on {path} died without a close frame: {detail}")]
-    SocketDied { path: String, detail: String },
+    SocketDied {
+        /// The socket path.
+        path: String,
+        /// What happened, in words.
+        detail: String,
+    },
 
     /// Nothing arrived on the socket in time.
     #[error("nothing arrived on {path} within {} (waiting for {waiting_for})", fmt_duration(*waited))]
     SocketTimeout {
+        /// The socket path.
         path: String,
+        /// How long the client waited.
         waited: Duration,
+        /// What the client was waiting for (e.g. `connection_established`, `agent events`).
         waiting_for: String,
     },
 
     /// A frame that breaks the protocol (not JSON, wrong first frame, …).
     #[error("protocol error on {path}: {detail}")]
-    Protocol { path: String, detail: String },
+    Protocol {
+        /// The socket path.
+        path: String,
+        /// What was wrong with the frame.
+        detail: String,
+    },
 
     /// A base URL that cannot be used.
     #[error("invalid base URL {url:?}: {detail}")]
-    InvalidUrl { url: String, detail: String },
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it cannot be used.
+        detail: String,
+    },
 }
 
 impl ClientError {

@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 use tracing::Instrument as _;
 
 use super::error::{ClientError, excerpt};
+use super::read::opt_str;
 use super::ws::{self, Incoming, Ws, human};
-use super::{Session, StackClient, opt_str};
-use crate::config::Config;
+use super::{Session, StackClient};
+use crate::contract::Contract;
 
 /// How the socket authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,14 +38,18 @@ pub enum SocketPath {
 /// The first frame the server sends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionEstablished {
+    /// `user_id` of the frame: the user the token belongs to; None when absent.
     pub user_id: Option<String>,
+    /// `connection_id` of the frame: the server's id for this socket; None when absent.
     pub connection_id: Option<String>,
+    /// `timestamp` of the frame, as sent (RFC 3339); None when absent.
     pub timestamp: Option<String>,
 }
 
 /// An answer to `ping`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pong {
+    /// `timestamp` of the pong frame, as sent; None when absent.
     pub timestamp: Option<String>,
     /// Round trip from sending the ping to reading the pong.
     pub rtt: Duration,
@@ -54,7 +59,9 @@ pub struct Pong {
 /// (`None` for a name that is not one of the five).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventKind {
+    /// The frame's `type`, as sent.
     pub name: String,
+    /// Index in `Events::agent_sequence` (0 = `agent_started`), or None.
     pub index: Option<usize>,
 }
 
@@ -67,14 +74,19 @@ impl fmt::Display for EventKind {
 /// One agent event frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentEvent {
+    /// The event's type.
     pub kind: EventKind,
     /// Empty when the frame carried no run id.
     pub run_id: String,
+    /// `thread_id` of the frame; None when absent.
     pub thread_id: Option<String>,
+    /// `seq` of the frame (1..=5 within a run); None when absent or not a whole number.
     pub seq: Option<u64>,
     /// Parsed RFC 3339 timestamp; `None` when absent or unparseable (see `timestamp_raw`).
     pub timestamp: Option<DateTime<Utc>>,
+    /// `timestamp` of the frame as sent; None when absent.
     pub timestamp_raw: Option<String>,
+    /// `data` of the frame, the type-specific payload (`Value::Null` when absent).
     pub data: Value,
     /// When the frame was read off the socket (for per-event latency).
     pub received_at: Instant,
@@ -83,16 +95,24 @@ pub struct AgentEvent {
 /// Any frame of the agent-events socket.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentFrame {
+    /// The server's first frame, `connection_established`.
     Established(ConnectionEstablished),
+    /// An answer to a `ping`.
     Pong {
+        /// `timestamp` of the pong frame; None when absent.
         timestamp: Option<String>,
+        /// When the frame was read off the socket.
         received_at: Instant,
     },
+    /// An agent event: one of the five types, or any frame that carries a `run_id`.
     Event(AgentEvent),
     /// A frame of another type (kept whole).
     Other {
+        /// The frame's `type`; None when it has none or it is not a string.
         kind: Option<String>,
+        /// The whole frame, parsed as JSON.
         value: Value,
+        /// When the frame was read off the socket.
         received_at: Instant,
     },
 }
@@ -100,7 +120,9 @@ pub enum AgentFrame {
 /// The events of one run, complete and in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunEvents {
+    /// The run the events belong to.
     pub run_id: String,
+    /// The run's events, in arrival order (the configured five, in order, with `seq` 1..=n).
     pub events: Vec<AgentEvent>,
     /// When `collect_run` started waiting.
     pub waited_from: Instant,
@@ -109,6 +131,7 @@ pub struct RunEvents {
 }
 
 impl RunEvents {
+    /// The events' type names, in arrival order.
     pub fn names(&self) -> Vec<&str> {
         self.events.iter().map(|e| e.kind.name.as_str()).collect()
     }
@@ -131,21 +154,35 @@ impl RunEvents {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEnd {
     /// Nothing more arrived before the deadline; `silence` since the last event.
-    Silence { silence: Duration },
+    Silence {
+        /// Time since the last event of the run (or since waiting started, when none came).
+        silence: Duration,
+    },
     /// The server closed the socket.
-    Closed { code: u16, reason: String },
+    Closed {
+        /// The close code the server sent (e.g. 1012 on a restart).
+        code: u16,
+        /// The close reason the server sent; empty when none.
+        reason: String,
+    },
     /// The socket died or broke the protocol.
-    Failed { detail: String },
+    Failed {
+        /// What went wrong, in words.
+        detail: String,
+    },
 }
 
 /// The run's events did not arrive as the contract requires: some missing, out of
 /// order, duplicated, or with wrong `seq`. Carries what did arrive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventsIncomplete {
+    /// The run whose events were awaited.
     pub run_id: String,
     /// The configured event names, in order.
     pub expected: Vec<String>,
+    /// The time allowed for all of them to arrive.
     pub within: Duration,
+    /// The run's events that did arrive, in arrival order.
     pub got: Vec<AgentEvent>,
     /// `None` when every event arrived but the sequence is wrong.
     pub ended: Option<RunEnd>,
@@ -234,7 +271,7 @@ fn number_word(n: usize) -> String {
 /// The agent-events socket of one user. Owned by one task; no background task.
 pub struct AgentEventSocket {
     ws: Ws,
-    contract: Arc<Config>,
+    contract: Arc<Contract>,
     path: String,
     subprotocol: Option<String>,
     established: ConnectionEstablished,
@@ -544,7 +581,7 @@ fn describe(frame: &AgentFrame) -> String {
 }
 
 fn parse_frame(
-    contract: &Config,
+    contract: &Contract,
     path: &str,
     text: &str,
     received_at: Instant,
@@ -705,7 +742,7 @@ mod tests {
     }
 
     fn expected() -> Vec<String> {
-        crate::config::Events::default()
+        crate::contract::Events::default()
             .agent_sequence()
             .iter()
             .map(|s| s.to_string())

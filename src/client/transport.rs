@@ -273,7 +273,7 @@ async fn read_whole(mut body: hyper::body::Incoming) -> Result<Bytes, hyper::Err
 /// A failed TLS handshake says so: rustls's own words ("received corrupt message of
 /// type InvalidContentType") do not tell a person that the server is not speaking TLS.
 fn name_tls_failure(origin: &Origin, e: BoxError) -> BoxError {
-    let tls = super::error_chain(e.as_ref()).any(|cause| {
+    let tls = super::read::error_chain(e.as_ref()).any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
@@ -281,7 +281,7 @@ fn name_tls_failure(origin: &Origin, e: BoxError) -> BoxError {
     if tls && origin.scheme == Scheme::HTTPS {
         format!(
             "the TLS handshake failed (does it serve https?): {}",
-            super::root_reason(e.as_ref())
+            super::read::root_reason(e.as_ref())
         )
         .into()
     } else {

@@ -18,8 +18,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::error::{ClientError, excerpt, fmt_duration};
-use super::root_reason;
-use crate::config::Fields;
+use super::read::root_reason;
+use crate::contract::Fields;
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -96,7 +96,7 @@ fn handshake_error(e: tungstenite::Error, up: &Upgrade<'_>) -> ClientError {
                 .unwrap_or_default();
             let detail = match serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
-                .and_then(|j| super::error_envelope(up.fields, &j))
+                .and_then(|j| super::read::error_envelope(up.fields, &j))
             {
                 Some((code, message)) => format!(
                     "{}: {:?}",

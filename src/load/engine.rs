@@ -3,7 +3,7 @@
 //! both load models, and the collector on the caller's runtime.
 //!
 //! ```text
-//! run_load ── Plan::build ── spawn workers ──────────────── collector loop ── outcome
+//! run_users ── Plan::build ── spawn workers ──────────────── collector loop ── outcome
 //!               │              │ worker i (thread)            ▲ WorkerMsg
 //!               │              │   VU tasks ── run_iteration ─┤ (intervals, final)
 //!               │              │   (closed: back to back;     │
@@ -72,6 +72,15 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
+    /// Options writing to `run_dir` with the `[load]` section `config`; every flag unset.
+    pub fn new(config: LoadConfig, run_dir: PathBuf) -> Self {
+        Self {
+            config,
+            run_dir,
+            ..Self::default()
+        }
+    }
+
     /// The profile the run uses (its name, if any) with the flags applied.
     pub fn effective_profile(&self) -> Result<(Option<String>, Profile), String> {
         let name = match (
@@ -173,7 +182,7 @@ const START_DELAY: Duration = Duration::from_millis(50);
 /// `restart` is required when the profile has `restart_at`. Cancelling `shutdown`
 /// (Ctrl-C) stops the run cleanly: no new iterations, in-flight ones are interrupted,
 /// and the results so far are written.
-pub async fn run_load<W: VirtualUser>(
+pub async fn run_users<W: VirtualUser>(
     opts: LoadOptions,
     context: W::Context,
     restart: Option<Arc<dyn RestartTarget>>,
@@ -1007,7 +1016,7 @@ mod tests {
             workers: Some(2),
             ..options(dir.path(), 1)
         };
-        let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
+        let out = run_users::<Counter>(opts, (), None, CancellationToken::new())
             .await
             .unwrap();
         let l = out.summary.load.as_ref().unwrap();
@@ -1071,7 +1080,7 @@ mod tests {
             ..Profile::default()
         };
         let opts = profiled(&path, profile, dir.path().join("run"));
-        let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
+        let out = run_users::<Counter>(opts, (), None, CancellationToken::new())
             .await
             .unwrap();
         let l = out.summary.load.as_ref().unwrap();
@@ -1116,7 +1125,7 @@ mod tests {
             profiled(&path, profile, dir.path().join(name))
         };
         // Default pause: 100, 200, 400, 800 ms after failures 1-4: at most 5 in 1 s.
-        let out = run_load::<Counter>(run(None, "paused"), (), None, CancellationToken::new())
+        let out = run_users::<Counter>(run(None, "paused"), (), None, CancellationToken::new())
             .await
             .unwrap();
         let paused = out.summary.load.as_ref().unwrap();
@@ -1127,7 +1136,7 @@ mod tests {
         );
         assert_eq!(paused.iterations, paused.iterations_failed);
         // No pause: back to back, hundreds in the same second.
-        let out = run_load::<Counter>(
+        let out = run_users::<Counter>(
             run(Some(Duration::ZERO), "unpaused"),
             (),
             None,
@@ -1152,7 +1161,7 @@ mod tests {
             tags: Some("@load".into()),
             ..options(dir.path(), 1)
         };
-        let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
+        let out = run_users::<Counter>(opts, (), None, CancellationToken::new())
             .await
             .unwrap();
         let l = out.summary.load.as_ref().unwrap();
@@ -1191,7 +1200,7 @@ mod tests {
             },
             Threshold::global("error_rate < 0.1%").unwrap(),
         ];
-        let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
+        let out = run_users::<Counter>(opts, (), None, CancellationToken::new())
             .await
             .unwrap();
         assert!(!out.thresholds_passed);
@@ -1217,7 +1226,7 @@ mod tests {
             duration: Some(Duration::from_secs(1)),
             ..options(dir.path(), 50)
         };
-        let out = run_load::<Counter>(opts, (), None, CancellationToken::new())
+        let out = run_users::<Counter>(opts, (), None, CancellationToken::new())
             .await
             .unwrap();
         let l = out.summary.load.as_ref().unwrap();
@@ -1254,7 +1263,9 @@ mod tests {
             cancel.cancel();
         });
         let began = Instant::now();
-        let out = run_load::<Counter>(opts, (), None, shutdown).await.unwrap();
+        let out = run_users::<Counter>(opts, (), None, shutdown)
+            .await
+            .unwrap();
         assert!(began.elapsed() < Duration::from_secs(10));
         assert!(out.interrupted);
         let l = out.summary.load.as_ref().unwrap();

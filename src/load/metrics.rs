@@ -63,10 +63,6 @@ pub enum ErrorClass {
     Kind(&'static str),
     /// The step did not finish within the step timeout.
     Timeout,
-    /// No step definition matches the step's text.
-    Undefined,
-    /// Several step definitions match the step's text.
-    Ambiguous,
     /// The user received agent events of runs it did not start.
     Misdelivered,
 }
@@ -77,8 +73,6 @@ impl fmt::Display for ErrorClass {
             ErrorClass::Panic { file, line } => write!(f, "panic at {file}:{line}"),
             ErrorClass::Kind(k) => f.write_str(k),
             ErrorClass::Timeout => f.write_str("step timeout"),
-            ErrorClass::Undefined => f.write_str("undefined step"),
-            ErrorClass::Ambiguous => f.write_str("ambiguous step"),
             ErrorClass::Misdelivered => f.write_str("misdelivered events"),
         }
     }
@@ -183,10 +177,7 @@ pub struct IntervalRecord {
 #[derive(Debug)]
 pub enum WorkerReport {
     /// A finished interval (possibly empty) of one worker.
-    Interval {
-        worker: usize,
-        record: IntervalRecord,
-    },
+    Interval { record: IntervalRecord },
     /// The worker has sent every interval below `index`.
     Watermark { worker: usize, index: u64 },
 }
@@ -274,7 +265,6 @@ impl Recorder {
         let counters = std::mem::take(&mut self.counters);
         if !series.is_empty() || counters != Counters::default() {
             (self.sink)(WorkerReport::Interval {
-                worker: self.worker,
                 record: IntervalRecord {
                     index: self.current,
                     series,

@@ -34,10 +34,6 @@ impl<W> fmt::Debug for Plan<W> {
 
 pub struct PlannedScenario<W> {
     pub name: String,
-    pub feature: String,
-    pub path: PathBuf,
-    pub line: usize,
-    pub tags: Vec<String>,
     /// Background steps first.
     pub steps: Vec<PlannedStep<W>>,
 }
@@ -83,7 +79,7 @@ pub enum PlanError {
     /// A feature that does not parse, a missing path, or a step without a definition:
     /// the same checks and words as an acceptance run.
     #[error(transparent)]
-    Preflight(#[from] crate::acceptance::preflight::PreflightError),
+    Preflight(#[from] crate::session::preflight::PreflightError),
     #[error("invalid tag expression {expr:?}: {message}")]
     Tags { expr: String, message: String },
     #[error("no scenario matches the tag expression {expr:?}")]
@@ -116,7 +112,7 @@ impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
             scenarios: Vec::new(),
             steps: Vec::new(),
         };
-        for feature in crate::acceptance::preflight::check::<W>(paths)? {
+        for feature in crate::session::preflight::check::<W>(paths)? {
             let path = feature.path.clone().unwrap_or_default();
             let feature_bg: Vec<gherkin::Step> = feature
                 .background
@@ -181,10 +177,6 @@ impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
                     }
                     plan.scenarios.push(PlannedScenario {
                         name: scenario.name.clone(),
-                        feature: feature.name.clone(),
-                        path: path.clone(),
-                        line: scenario.position.line,
-                        tags: all_tags.into_iter().cloned().collect(),
                         steps,
                     });
                 }
@@ -211,15 +203,5 @@ impl<W> Plan<W> {
                 s.name = format!("{} ({})", s.name, s.location);
             }
         }
-    }
-
-    /// Step positions a threshold's `step = "..."` designates.
-    pub fn steps_matching(&self, selector: &str) -> Vec<usize> {
-        self.steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.matches(selector))
-            .map(|(i, _)| i)
-            .collect()
     }
 }

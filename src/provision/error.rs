@@ -16,7 +16,9 @@ pub enum ProvisionError {
          Set DOCKER_HOST (e.g. unix:///var/run/docker.sock or tcp://host:2375) to point elsewhere"
     )]
     EngineUnreachable {
+        /// Where the engine was expected: `DOCKER_HOST`, or the default socket.
         host: String,
+        /// The engine client's error.
         #[source]
         source: testcontainers::bollard::errors::Error,
     },
@@ -24,7 +26,9 @@ pub enum ProvisionError {
     /// The engine answered, but an API call failed.
     #[error("the Docker engine refused to {action}: {source}")]
     Engine {
+        /// What goldenpath asked the engine to do, e.g. `create network <name>`.
         action: String,
+        /// The engine's error.
         #[source]
         source: testcontainers::bollard::errors::Error,
     },
@@ -32,7 +36,9 @@ pub enum ProvisionError {
     /// testcontainers failed to create, start or stop the container.
     #[error("testcontainers failed to {action}: {source}")]
     Container {
+        /// What goldenpath asked testcontainers to do, e.g. `stop <container>`.
         action: String,
+        /// The testcontainers error.
         #[source]
         source: testcontainers::TestcontainersError,
     },
@@ -42,7 +48,9 @@ pub enum ProvisionError {
         "cannot run `{program}` to build the reference stack: {source}\nhint: set CARGO to the cargo binary"
     )]
     CargoSpawn {
+        /// The cargo binary tried (`$CARGO`, else `cargo`).
         program: String,
+        /// Why it could not be started.
         #[source]
         source: std::io::Error,
     },
@@ -52,8 +60,11 @@ pub enum ProvisionError {
         "building the reference stack failed ({status}): `{command}`\n--- last lines of cargo's output ---\n{stderr_tail}"
     )]
     CargoBuild {
+        /// The command that failed, as one line.
         command: String,
+        /// Its exit status, as the OS describes it.
         status: String,
+        /// The last 40 lines of its standard error (or what was missing from its output).
         stderr_tail: String,
     },
 
@@ -63,15 +74,23 @@ pub enum ProvisionError {
          hint: build it with RUSTFLAGS='-C target-feature=+crt-static' and an explicit --target",
         binary.display()
     )]
-    NotStatic { binary: PathBuf, detail: String },
+    NotStatic {
+        /// Path of the binary that was checked.
+        binary: PathBuf,
+        /// Why it is not static (e.g. it names a dynamic loader).
+        detail: String,
+    },
 
     /// The engine's image build failed.
     #[error(
         "building image {tag} failed: {message}\n--- last lines of the build log ---\n{log_tail}"
     )]
     ImageBuild {
+        /// The tag being built (`goldenpath/agent-stack:<sha12>`).
         tag: String,
+        /// The engine's error message.
         message: String,
+        /// The last 20 lines of the build log.
         log_tail: String,
     },
 
@@ -80,7 +99,10 @@ pub enum ProvisionError {
         "image {image} is not present in the local Docker engine, and goldenpath never pulls images.\n\
          hint: build or load it first (`docker build -t {image} .` or `docker load`), or omit --image to build the reference stack"
     )]
-    ImageMissing { image: String },
+    ImageMissing {
+        /// The image reference as given (`--image`).
+        image: String,
+    },
 
     /// The stack did not answer `GET /health` with 200 in time.
     #[error(
@@ -88,9 +110,13 @@ pub enum ProvisionError {
          --- last lines of the container log ---\n{logs_tail}"
     )]
     NotHealthy {
+        /// Name of the container.
         container: String,
+        /// How long goldenpath polled (zero for a single check).
         waited: Duration,
+        /// What the last `GET /health` saw, in words.
         last: String,
+        /// The last 30 lines of the container's log.
         logs_tail: String,
     },
 
@@ -101,10 +127,15 @@ pub enum ProvisionError {
          --- last lines of the container log ---\n{logs_tail}"
     )]
     NoNewBoot {
+        /// Name of the container.
         container: String,
+        /// The `boot_id` before the restart.
         old_boot_id: String,
+        /// How long goldenpath polled.
         waited: Duration,
+        /// What the last `GET /health` saw, in words.
         last: String,
+        /// The last 30 lines of the container's log.
         logs_tail: String,
     },
 
@@ -115,7 +146,9 @@ pub enum ProvisionError {
     /// Local file trouble (reading the binary, etc.).
     #[error("{what}: {source}")]
     Io {
+        /// What goldenpath was doing, e.g. `cannot read <path>`.
         what: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },

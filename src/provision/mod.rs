@@ -1,11 +1,11 @@
 //! Stack provisioning: building the reference image and running it with testcontainers.
 //!
-//! - [`image`]: the reference image, built without a registry (static binary, `FROM scratch`,
+//! - `image`: the reference image, built without a registry (static binary, `FROM scratch`,
 //!   classic builder, content-addressed tag), or a prebuilt image the user names.
-//! - [`container`]: [`ManagedStack`], one stack container on its own network, with restart
+//! - `container`: [`ManagedStack`], one stack container on its own network, with restart
 //!   helpers that always look the host port up again.
-//! - [`stack_env`]: [`StackEnv`], the stack's environment with the contract defaults.
-//! - [`cleanup`]: removal on Ctrl-C/SIGTERM and sweeps of what crashed runs left.
+//! - `stack_env`: [`StackEnv`], the stack's environment with the contract defaults.
+//! - `cleanup`: removal on Ctrl-C/SIGTERM and sweeps of what crashed runs left.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), goldenpath::provision::ProvisionError> {
@@ -21,21 +21,23 @@
 //! # Ok(()) }
 //! ```
 
-pub mod cleanup;
-pub mod container;
-pub mod engine;
-pub mod error;
-pub mod image;
-pub mod stack_env;
+mod cleanup;
+mod container;
+mod engine;
+mod error;
+mod image;
+mod stack_env;
 
 pub use cleanup::{
-    InterruptHook, RunInventory, SweepReport, clear_interrupt_hook, install_signal_cleanup,
-    on_interrupt, run_inventory, shutting_down, sweep_leftovers, sweep_orphans,
+    RunInventory, SweepReport, install_signal_cleanup, run_inventory, sweep_leftovers,
+    sweep_orphans,
 };
+pub(crate) use cleanup::{clear_interrupt_hook, on_interrupt, shutting_down};
 pub use container::{ManagedStack, StackHealth, StackOptions, new_run_id};
-pub use engine::{HOST_LABEL, PID_LABEL, RUN_LABEL};
+pub use engine::{HOST_LABEL, PID_LABEL, RUN_LABEL, connect as connect_engine, host_name};
 pub use error::ProvisionError;
 pub use image::{
-    CONTAINER_PORT, ImageSource, StackImage, ensure_image, ensure_prebuilt, ensure_reference_image,
+    CONTAINER_PORT, ImageSource, SCRATCH_DOCKERFILE, StackImage, ensure_image, ensure_prebuilt,
+    ensure_reference_image,
 };
 pub use stack_env::{DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, StackEnv};

@@ -42,8 +42,11 @@ impl Default for Tolerance {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
+    /// Worse than the baseline beyond the tolerance (or a scenario that now fails, a verdict that went from PASS to FAIL).
     Regressed,
+    /// Better than the baseline beyond the tolerance (or a failed scenario that no longer fails).
     Improved,
+    /// Within the tolerance of the baseline.
     Ok,
     /// Only in the current run.
     New,
@@ -52,6 +55,7 @@ pub enum Change {
 }
 
 impl Change {
+    /// The lower-case word used in the JSON and the rendered tables (`regressed`, `ok`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Change::Regressed => "regressed",
@@ -69,6 +73,7 @@ impl fmt::Display for Change {
     }
 }
 
+/// Which kind of latency distribution a `LatencyDelta` compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LatencyKind {
@@ -76,7 +81,9 @@ pub enum LatencyKind {
     Iteration,
     /// The whole iteration of one scenario, when the run has several.
     Scenario,
+    /// One planned step of a load run, matched by step name.
     Step,
+    /// One agent event type, from the execute request to the event's arrival.
     Event,
 }
 
@@ -94,10 +101,15 @@ impl LatencyKind {
 /// The numbers compared for one latency distribution.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
+    /// Successful samples (failed ones are not in the percentiles).
     pub count: u64,
+    /// Failed samples.
     pub errors: u64,
+    /// Median, in µs.
     pub p50_us: u64,
+    /// 95th percentile, in µs.
     pub p95_us: u64,
+    /// 99th percentile, in µs.
     pub p99_us: u64,
 }
 
@@ -121,10 +133,15 @@ impl Latency {
 /// One step, event or the iteration, in either run or both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LatencyDelta {
+    /// What the distribution measures.
     pub kind: LatencyKind,
+    /// The distribution's name (a step's or scenario's name, an event type; `scenario` for the whole iteration).
     pub name: String,
+    /// The baseline's numbers; None when only the current run has it.
     pub base: Option<Latency>,
+    /// The current run's numbers; None when only the baseline has it.
     pub current: Option<Latency>,
+    /// The verdict for this distribution.
     pub change: Change,
     /// What moved past the tolerance, in words (`p95 20.0 → 40.0 ms (+100%)`).
     pub why: Vec<String>,
@@ -133,23 +150,36 @@ pub struct LatencyDelta {
 /// One acceptance scenario, keyed by feature path and scenario name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioDelta {
+    /// Path of the feature file.
     pub feature: String,
+    /// Scenario name; a repeated name (scenario outline) gets ` #2`, ` #3`, ... in order.
     pub scenario: String,
+    /// Its status in the baseline; None when the baseline does not have it.
     pub base: Option<Status>,
+    /// Its status in the current run; None when the current run does not have it.
     pub current: Option<Status>,
+    /// Regressed when it now fails and did not, improved when it failed and no longer does.
     pub change: Change,
 }
 
+/// The result of `goldenpath compare`: every difference between a baseline and a current run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
+    /// Run id of the baseline.
     pub base_run: String,
+    /// Run id of the current run.
     pub current_run: String,
+    /// The baseline's verdict.
     pub base_verdict: Verdict,
+    /// The current run's verdict.
     pub current_verdict: Verdict,
     /// A run that passed and now fails is a regression by itself (a threshold, lost messages).
     pub verdict_change: Change,
+    /// The tolerance the comparison used.
     pub tolerance: Tolerance,
+    /// Every acceptance scenario of either run: the current run's first, then those only in the baseline.
     pub scenarios: Vec<ScenarioDelta>,
+    /// Every load distribution of either run: the current run's first, then those only in the baseline.
     pub latencies: Vec<LatencyDelta>,
 }
 

@@ -3,7 +3,7 @@
 use cucumber::{then, when};
 
 use super::expect_status;
-use crate::acceptance::world::{GoldenWorld, Outcome, quiet_period};
+use crate::acceptance::world::{GoldenWorld, quiet_period};
 use crate::client::{AgentFrame, ExecuteRequest, Route};
 
 #[when(expr = "{string} asks the agent {string}")]
@@ -31,11 +31,7 @@ async fn asks_in_thread(w: &mut GoldenWorld, name: String, message: String) {
 
 #[when(expr = "{string} tries to ask the agent {string} in {string}'s thread")]
 async fn tries_in_other_thread(w: &mut GoldenWorld, name: String, message: String, owner: String) {
-    let (thread_owner, thread_id) = w.current_thread();
-    assert_eq!(
-        thread_owner, owner,
-        "the current thread belongs to {thread_owner:?}, not {owner:?}"
-    );
+    let thread_id = w.thread_of(&owner);
     w.try_execute(&name, ExecuteRequest::new(message).in_thread(thread_id))
         .await;
 }
@@ -102,7 +98,7 @@ async fn events_carry_data(w: &mut GoldenWorld) {
         .map(|a| a.content.clone())
         .unwrap_or_default();
     let words = message.split_whitespace().count() as u64;
-    let f = &w.config().fields;
+    let f = &w.contract().fields;
     let events = &w.run_events().events;
     let data = |i: usize| &events[i].data;
     // The string fields each event carries, in the contract's order of events.
@@ -147,7 +143,7 @@ async fn events_carry_data(w: &mut GoldenWorld) {
 async fn reply_in_thread(w: &mut GoldenWorld, name: String) {
     let result = w
         .run_events()
-        .result(&w.config().fields.result)
+        .result(&w.contract().fields.result)
         .and_then(|r| r.as_str())
         .unwrap_or_else(|| panic!("the last agent event carries no result"))
         .to_owned();
@@ -218,27 +214,22 @@ async fn asks_agents_status(w: &mut GoldenWorld, name: String) {
         .agents_status(&session)
         .await
         .unwrap_or_else(|e| panic!("asking the agents' status failed: {e}"));
-    w.document = Some(serde_json::json!({
-        "agents": status.agents.iter().map(|a| serde_json::json!({"name": a.name, "status": a.status})).collect::<Vec<_>>(),
-        "circuit_breaker": status.circuit_breaker,
-    }));
-    w.last = Some(Outcome::Answered {
-        endpoint: "agents status".into(),
-        status: 200,
-        code: None,
-        message: None,
-    });
+    w.fetched.agents_status = Some(status);
 }
 
 #[then("the default agent is listed as available or busy")]
 async fn default_agent_available(w: &mut GoldenWorld) {
-    let doc = w.document.as_ref().expect("the agents' status was asked");
-    let agents = doc["agents"].as_array().cloned().unwrap_or_default();
-    let default = agents
+    let status = w
+        .fetched
+        .agents_status
+        .as_ref()
+        .expect("the agents' status was asked");
+    let default = status
+        .agents
         .iter()
-        .find(|a| a["name"] == "default")
-        .unwrap_or_else(|| panic!("no agent named \"default\" is listed: {doc}"));
-    let status = default["status"].as_str().unwrap_or_default();
+        .find(|a| a.name == "default")
+        .unwrap_or_else(|| panic!("no agent named \"default\" is listed: {status:?}"));
+    let status = default.status.as_str();
     assert!(
         matches!(status, "available" | "busy"),
         "the default agent is {status:?}, expected available or busy"
@@ -247,11 +238,15 @@ async fn default_agent_available(w: &mut GoldenWorld) {
 
 #[then(expr = "the circuit breaker is {string}")]
 async fn circuit_breaker(w: &mut GoldenWorld, expected: String) {
-    let doc = w.document.as_ref().expect("the agents' status was asked");
+    let status = w
+        .fetched
+        .agents_status
+        .as_ref()
+        .expect("the agents' status was asked");
     assert_eq!(
-        doc["circuit_breaker"].as_str(),
+        status.circuit_breaker.as_deref(),
         Some(expected.as_str()),
-        "circuit_breaker is {}",
-        doc["circuit_breaker"]
+        "circuit_breaker is {:?}",
+        status.circuit_breaker
     );
 }

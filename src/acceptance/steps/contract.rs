@@ -4,7 +4,7 @@ use cucumber::{then, when};
 
 use crate::acceptance::world::GoldenWorld;
 use crate::client::{ExecuteRequest, RawRequest, Route};
-use crate::config::Paths;
+use crate::contract::Paths;
 
 /// Every endpoint the scenarios rely on: (method, path template).
 fn endpoints(paths: &Paths) -> Vec<(http::Method, String)> {
@@ -59,13 +59,14 @@ async fn fetch_description(w: &mut GoldenWorld) {
         .openapi()
         .await
         .unwrap_or_else(|e| panic!("fetching the API description failed: {e}"));
-    w.document = Some(doc);
+    w.fetched.openapi = Some(doc);
 }
 
 #[then("it is an OpenAPI 3 document")]
 async fn is_openapi3(w: &mut GoldenWorld) {
     let doc = w
-        .document
+        .fetched
+        .openapi
         .as_ref()
         .expect("the API description was fetched");
     let version = doc["openapi"].as_str().unwrap_or_default();
@@ -79,7 +80,11 @@ async fn is_openapi3(w: &mut GoldenWorld) {
 
 #[then("it lists every endpoint the scenarios rely on")]
 async fn lists_every_endpoint(w: &mut GoldenWorld) {
-    let doc = w.document.clone().expect("the API description was fetched");
+    let doc = w
+        .fetched
+        .openapi
+        .clone()
+        .expect("the API description was fetched");
     let listed: Vec<(String, String)> = doc["paths"]
         .as_object()
         .map(|paths| {
@@ -95,7 +100,7 @@ async fn lists_every_endpoint(w: &mut GoldenWorld) {
                 .collect()
         })
         .unwrap_or_default();
-    let missing: Vec<String> = endpoints(&w.config().paths)
+    let missing: Vec<String> = endpoints(&w.contract().paths)
         .into_iter()
         .filter(|(method, path)| !listed.contains(&(method.to_string(), normalize(path))))
         .map(|(method, path)| format!("{method} {path}"))
@@ -124,15 +129,15 @@ async fn every_endpoint_answers(w: &mut GoldenWorld, name: String) {
         )
         .await
         .unwrap_or_else(|e| panic!("starting a run through the legacy route failed: {e}"));
-    let restart = w.config().paths.restart.as_str().to_owned();
+    let restart = w.contract().paths.restart.as_str().to_owned();
     let mut not_found = Vec::new();
-    for (method, template) in endpoints(&w.config().paths) {
+    for (method, template) in endpoints(&w.contract().paths) {
         // Calling the restart endpoint would restart a shared stack; the restart
         // scenarios exercise it, and the API description must list it.
         if template == restart {
             continue;
         }
-        let paths = &w.config().paths;
+        let paths = &w.contract().paths;
         let filled = if template == paths.thread_messages.as_str() {
             paths
                 .thread_messages
@@ -166,18 +171,22 @@ async fn fetch_docs(w: &mut GoldenWorld) {
         .docs()
         .await
         .unwrap_or_else(|e| panic!("fetching the API documentation failed: {e}"));
-    w.docs_html = Some(html);
+    w.fetched.docs_html = Some(html);
 }
 
 #[then("it is an HTML page that describes the API")]
 async fn docs_describe_api(w: &mut GoldenWorld) {
-    let html = w.docs_html.clone().expect("the documentation was fetched");
+    let html = w
+        .fetched
+        .docs_html
+        .clone()
+        .expect("the documentation was fetched");
     let lower = html.to_lowercase();
     assert!(
         lower.contains("<html"),
         "the documentation is not an HTML page"
     );
-    let execute = w.config().paths.execute.as_str().to_owned();
+    let execute = w.contract().paths.execute.as_str().to_owned();
     assert!(
         html.contains(&execute),
         "the documentation does not mention {execute}"
@@ -187,6 +196,7 @@ async fn docs_describe_api(w: &mut GoldenWorld) {
 #[then("it loads nothing from another site")]
 async fn docs_self_contained(w: &mut GoldenWorld) {
     let html = w
+        .fetched
         .docs_html
         .clone()
         .expect("the documentation was fetched")

@@ -18,8 +18,7 @@ async fn admin_restart(w: &mut GoldenWorld) {
     if w.mode == Mode::VirtualUser {
         return;
     }
-    let boot = w.boot_id().await;
-    w.boot_before = Some(boot);
+    w.remember_boot_id().await;
     let client = w.client();
     let admin = client.login_admin().await.unwrap_or_else(|e| {
         panic!("the administrator could not log in (admin.email / admin.password): {e}")
@@ -35,8 +34,7 @@ async fn engine_restart(w: &mut GoldenWorld) {
     if w.mode == Mode::VirtualUser {
         return;
     }
-    let boot = w.boot_id().await;
-    w.boot_before = Some(boot);
+    w.remember_boot_id().await;
     let stack = w.stack().expect("a bound stack");
     if let Err(e) = stack.restart_by_engine().await {
         panic!("the engine restart did not bring the backend back: {e}");
@@ -48,10 +46,7 @@ async fn comes_back(w: &mut GoldenWorld) {
     if w.mode == Mode::VirtualUser {
         return;
     }
-    let old = w
-        .boot_before
-        .clone()
-        .expect("a restart was requested in this scenario");
+    let old = w.boot_id_before();
     let timeout = w.timeouts().restart_comeback;
     let client = w.client();
     let stack = w.stack().expect("a bound stack");
@@ -67,8 +62,7 @@ async fn comes_back(w: &mut GoldenWorld) {
 
 #[when(expr = "{string} tries to restart the backend")]
 async fn user_restart(w: &mut GoldenWorld, name: String) {
-    let boot = w.boot_id().await;
-    w.boot_before = Some(boot);
+    w.remember_boot_id().await;
     let session = w.session(&name);
     let result = w.client().restart(Some(&session)).await;
     w.record_result(result, "POST restart", 200);
@@ -76,18 +70,14 @@ async fn user_restart(w: &mut GoldenWorld, name: String) {
 
 #[when("someone tries to restart the backend without a token")]
 async fn anonymous_restart(w: &mut GoldenWorld) {
-    let boot = w.boot_id().await;
-    w.boot_before = Some(boot);
+    w.remember_boot_id().await;
     let result = w.client().restart(None).await;
     w.record_result(result, "POST restart", 200);
 }
 
 #[then("the backend has not restarted")]
 async fn not_restarted(w: &mut GoldenWorld) {
-    let before = w
-        .boot_before
-        .clone()
-        .expect("the boot id was read before the attempt");
+    let before = w.boot_id_before();
     tokio::time::sleep(RESTART_GRACE).await;
     let now =
         w.client().health().await.unwrap_or_else(|e| {

@@ -35,10 +35,7 @@ async fn posts(w: &mut GoldenWorld, name: String, content: String) {
 
 #[then(expr = "{string}'s thread still holds every message")]
 async fn thread_holds_everything(w: &mut GoldenWorld, name: String) {
-    let (owner, thread_id) = w.current_thread();
-    if owner != name {
-        panic!("the current thread belongs to {owner:?}, not {name:?}");
-    }
+    let thread_id = w.thread_of(&name);
     // This thread only: a virtual user's whole ledger is read back once, at the end.
     let (check, problems) = w.check_ledger(Some(&thread_id)).await;
     if !problems.is_empty() {
@@ -52,7 +49,7 @@ async fn thread_holds_everything(w: &mut GoldenWorld, name: String) {
 }
 
 fn thread_messages_path(w: &GoldenWorld, thread_id: &str) -> String {
-    w.config()
+    w.contract()
         .paths
         .thread_messages
         .fill(&[("thread_id", thread_id)])
@@ -60,11 +57,7 @@ fn thread_messages_path(w: &GoldenWorld, thread_id: &str) -> String {
 
 #[when(expr = "{string} tries to read {string}'s thread")]
 async fn tries_to_read(w: &mut GoldenWorld, name: String, owner: String) {
-    let (thread_owner, thread_id) = w.current_thread();
-    assert_eq!(
-        thread_owner, owner,
-        "the current thread belongs to {thread_owner:?}"
-    );
+    let thread_id = w.thread_of(&owner);
     let session = w.session(&name);
     let result = w.client().messages(&session, &thread_id).await;
     w.record_result(result, "GET thread messages", 200);
@@ -72,11 +65,7 @@ async fn tries_to_read(w: &mut GoldenWorld, name: String, owner: String) {
 
 #[when(expr = "{string} tries to post the message {string} to {string}'s thread")]
 async fn tries_to_post_foreign(w: &mut GoldenWorld, name: String, content: String, owner: String) {
-    let (thread_owner, thread_id) = w.current_thread();
-    assert_eq!(
-        thread_owner, owner,
-        "the current thread belongs to {thread_owner:?}"
-    );
+    let thread_id = w.thread_of(&owner);
     let session = w.session(&name);
     let result = w
         .client()

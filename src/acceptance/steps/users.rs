@@ -61,42 +61,24 @@ async fn logs_in(w: &mut GoldenWorld, name: String) {
 #[then(expr = "{string} receives a bearer token that expires in {int} seconds")]
 async fn token_expires_in(w: &mut GoldenWorld, name: String, seconds: i64) {
     let user = w.user(&name).clone();
-    let path = w.config().paths.login.as_str().to_owned();
-    let raw = w
+    let answer = w
         .client()
-        .send(RawRequest::post(path).json(serde_json::json!({
-            w.config().fields.email.as_str(): user.email,
-            w.config().fields.password.as_str(): user.password,
-        })))
+        .login_answer(&user.email, &user.password)
         .await
         .unwrap_or_else(|e| panic!("logging {name:?} in failed: {e}"));
-    let json = raw.json.unwrap_or_default();
-    let fields = &w.config().fields;
-    assert!(
-        json.get(&fields.access_token)
-            .and_then(|t| t.as_str())
-            .is_some_and(|t| !t.is_empty()),
-        "the login answer has no {:?}: {}",
-        fields.access_token,
-        raw.body
-    );
-    let kind = json
-        .get(&fields.token_type)
-        .and_then(|t| t.as_str())
-        .unwrap_or_default();
+    let fields = &w.contract().fields;
+    let kind = answer.token_type.unwrap_or_default();
     assert!(
         kind.eq_ignore_ascii_case("bearer"),
         "{} is {kind:?}, expected \"bearer\"",
         fields.token_type
     );
-    let expires = json
-        .get(&fields.expires_in)
-        .and_then(serde_json::Value::as_i64);
     assert_eq!(
-        expires,
+        answer.expires_in,
         Some(seconds),
-        "{} is {expires:?}, expected {seconds}",
-        fields.expires_in
+        "{} is {:?}, expected {seconds}",
+        fields.expires_in,
+        answer.expires_in
     );
 }
 
@@ -115,7 +97,7 @@ async fn registers_again(w: &mut GoldenWorld, name: String) {
 )]
 async fn registers_invalid(w: &mut GoldenWorld, problem: String) {
     let user = User::fresh("visitor");
-    let f = w.config().fields.clone();
+    let f = w.contract().fields.clone();
     let mut body = serde_json::json!({
         f.email.as_str(): user.email,
         f.password.as_str(): user.password,
@@ -130,7 +112,7 @@ async fn registers_invalid(w: &mut GoldenWorld, problem: String) {
                 .remove(f.display_name.as_str());
         }
     }
-    let path = w.config().paths.register.as_str().to_owned();
+    let path = w.contract().paths.register.as_str().to_owned();
     let result = w.client().send(RawRequest::post(path).json(body)).await;
     w.record(result, "POST register");
 }
@@ -148,7 +130,7 @@ async fn list_threads_with(w: &mut GoldenWorld, name: String, token: String) {
         TokenKind::from_words(&token).unwrap_or_else(|| panic!("unknown kind of token: {token:?}"));
     let user_id = w.user(&name).user_id.clone().unwrap_or_default();
     let token = mint(kind, &user_id, w.jwt_secret().as_deref()).unwrap_or_else(|e| panic!("{e}"));
-    let path = w.config().paths.threads.as_str().to_owned();
+    let path = w.contract().paths.threads.as_str().to_owned();
     let mut request = RawRequest::get(path);
     if let Some(token) = token {
         request = request.bearer(token);

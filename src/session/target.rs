@@ -182,28 +182,3 @@ pub struct AdminRestart {
     pub client: StackClient,
     pub timeout: Duration,
 }
-
-impl crate::load::RestartTarget for AdminRestart {
-    fn restart(
-        &self,
-    ) -> futures_util::future::BoxFuture<'_, anyhow::Result<crate::load::RestartReport>> {
-        Box::pin(async move {
-            let client = self.client.with_base_url(&self.target.base_url())?;
-            let old = client.health().await?.boot_id;
-            let admin = client.login_admin().await?;
-            client.restart(Some(&admin)).await?;
-            let url = self
-                .target
-                .wait_for_new_boot(&client, &old, self.timeout)
-                .await?;
-            let healthy_at = std::time::Instant::now();
-            let new = client.with_base_url(&url)?.health().await?.boot_id;
-            Ok(crate::load::RestartReport {
-                healthy_at,
-                old_boot_id: Some(old),
-                new_boot_id: Some(new),
-                base_url: Some(url),
-            })
-        })
-    }
-}
