@@ -117,14 +117,21 @@ impl From<Config> for ConfigFile {
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The configuration file does not exist or cannot be read.
     #[error("cannot read configuration file {}: {source}", path.display())]
     Read {
+        /// The file asked for, or `goldenpath.toml` of the working directory.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The file or the environment holds values goldenpath cannot use; every problem is listed.
     #[error("invalid configuration: {}", ProblemList(problems))]
-    Invalid { problems: Vec<ConfigProblem> },
+    Invalid {
+        /// Each bad value, with its key and where it came from.
+        problems: Vec<ConfigProblem>,
+    },
 }
 
 impl ConfigError {

@@ -87,7 +87,9 @@ pub mod summary;
 
 use std::process::ExitCode;
 
-pub use acceptance::{GoldenWorld, Mode, RunError, RunOptions, RunOutcome, run};
+pub use acceptance::{
+    GoldenWorld, Mode, Outcome, RunError, RunOptions, RunOutcome, RunTrack, User, run,
+};
 pub use config::{Config, ConfigError};
 /// The cucumber crate goldenpath is built on (the World's derive, the step attributes).
 pub use cucumber;

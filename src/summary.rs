@@ -129,7 +129,8 @@ pub struct ScenarioResult {
 /// Result of one step of a scenario.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct StepResult {
-    /// The step's keyword without surrounding spaces (`Given`, `When`, `Then`, `And`, ...), or `Hook`.
+    /// The step's keyword without surrounding spaces (`Given`, `When`, `Then`, `And`, ...), or
+    /// `Hook`.
     pub keyword: String,
     /// The step's text after the keyword.
     pub text: String,
@@ -225,7 +226,8 @@ pub struct LoadResult {
     pub misdelivered_events: u64,
     /// Acknowledged messages missing when read back at the end (must be 0).
     pub lost_messages: u64,
-    /// Messages whose 201 was received during the run (what `lost_messages` checks).
+    /// Messages acknowledged during the run (posted messages, execute prompts, agent
+    /// answers): what `lost_messages` checks.
     pub acknowledged_messages: u64,
     /// Every threshold rule checked, configured ones plus the implicit correctness rules.
     pub thresholds: Vec<ThresholdResult>,
@@ -283,12 +285,16 @@ pub struct RestartWindow {
     pub requested_at_s: f64,
     /// When `/health` answered again with a new boot id.
     pub back_at_s: Option<f64>,
-    /// Time from the request until `/health` answered with a new boot id, in ms; None when it never came back.
+    /// Time from the request until `/health` answered with a new boot id, in ms; None when it never
+    /// came back.
     pub downtime_ms: Option<u64>,
-    /// Steps that failed between the request and the end of the window (the last reconnect, or the end of the run).
+    /// Steps that failed between the request and the end of the window (the last reconnect, or the
+    /// end of the run).
     pub failed_requests: u64,
-    /// Time of each user's reconnect, from the request until it worked again; None when no user reconnected.
+    /// Time of each user's reconnect, from the request until it worked again; None when no user
+    /// reconnected.
     pub reconnect: Option<Distribution>,
-    /// Acknowledged messages missing when read back at the end of the run (the same count as `LoadResult::lost_messages`).
+    /// Acknowledged messages missing when read back at the end of the run (the same count as
+    /// `LoadResult::lost_messages`).
     pub lost_messages: u64,
 }

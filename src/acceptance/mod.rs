@@ -12,4 +12,4 @@ mod tokens;
 mod world;
 
 pub use runner::{RunError, RunOptions, RunOutcome, run};
-pub use world::{GoldenWorld, Mode};
+pub use world::{GoldenWorld, Mode, Outcome, RunTrack, User};

@@ -13,6 +13,7 @@ use fake::Fake as _;
 use fake::faker::name::en::FirstName;
 use tokio::sync::watch;
 
+use crate::client::success;
 use crate::client::{
     AgentEventSocket, ClientError, DashboardSocket, ExecuteRequest, RawResponse, Route, RunEvents,
     RunStarted, Session, SocketAuth, SocketPath, StackClient,
@@ -32,10 +33,15 @@ thread_local! {
 /// Who a scenario's name ("Alice") stands for on the stack.
 #[derive(Debug, Clone)]
 pub struct User {
+    /// A unique address, made up for this scenario.
     pub email: String,
+    /// Their password (at least the contract's 8 characters).
     pub password: String,
+    /// A fake display name starting with the scenario's name.
     pub display_name: String,
+    /// The id the stack gave them at registration.
     pub user_id: Option<String>,
+    /// Their session once logged in.
     pub session: Option<Session>,
 }
 
@@ -68,21 +74,33 @@ pub struct Acknowledged {
 /// An agent run a scenario started.
 #[derive(Debug, Clone)]
 pub struct RunTrack {
+    /// The scenario's name of the user who started it.
     pub user: String,
+    /// The execute answer: run id, thread id, status.
     pub started: RunStarted,
+    /// When the execute request was sent (event latencies count from here).
     pub requested_at: Instant,
+    /// Its events, once received.
     pub events: Option<RunEvents>,
 }
 
 /// The answer to the last request a scenario *tried* (steps worded "tries to").
 #[derive(Debug, Clone)]
 pub enum Outcome {
+    /// The stack answered.
     Answered {
+        /// The endpoint as the contract names it (`POST register`).
         endpoint: String,
+        /// The HTTP status: what the stack answered, or for a typed call that
+        /// succeeded, the route's success status the client checked
+        /// ([`crate::client::success`]).
         status: u16,
+        /// `error.code` of the error envelope, when there is one.
         code: Option<String>,
+        /// `error.message`, or the start of the body.
         message: Option<String>,
     },
+    /// No answer: unreachable, timed out, connection broken.
     Failed(String),
 }
 
@@ -101,11 +119,20 @@ pub(crate) struct Fetched {
 /// virtual users: a thousand users must not restart the backend a thousand times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
+    /// A scenario of an acceptance run: every step does what it says.
     #[default]
     Scenario,
+    /// A virtual user of a load run: whole-stack steps (restarts) are the profile's job.
     VirtualUser,
 }
 
+/// The state of one scenario (or one virtual user of a load run): who is signed in,
+/// their sockets, the thread and agent run the scenario talks about, the last answer
+/// of a "tries to" step, and what the stack acknowledged.
+///
+/// Every one of goldenpath's steps is registered on this World; a team's own steps
+/// take `&mut GoldenWorld` too, reach the stack through [`GoldenWorld::client`] and
+/// keep their own state in [`GoldenWorld::extensions_mut`].
 #[derive(cucumber::World)]
 #[world(init = Self::unbound)]
 pub struct GoldenWorld {
@@ -189,7 +216,7 @@ impl GoldenWorld {
     }
 
     /// Bind a fresh World to the run: the shared stack, or a stack of its own.
-    pub async fn bind(&mut self, ctx: Arc<RunContext>, own_stack: bool) {
+    pub(crate) async fn bind(&mut self, ctx: Arc<RunContext>, own_stack: bool) {
         let stack = if own_stack {
             match &ctx.factory {
                 Some(factory) => match factory.start().await {
@@ -209,7 +236,7 @@ impl GoldenWorld {
     }
 
     /// A virtual user of a load run, bound to the run's stack.
-    pub fn virtual_user(ctx: Arc<RunContext>) -> Self {
+    pub(crate) fn virtual_user(ctx: Arc<RunContext>) -> Self {
         let mut world = Self::unbound();
         world.mode = Mode::VirtualUser;
         world.stack = Some(ctx.shared.clone());
@@ -218,7 +245,7 @@ impl GoldenWorld {
     }
 
     /// Close sockets and remove the scenario's own stack.
-    pub async fn release(&mut self) {
+    pub(crate) async fn release(&mut self) {
         for (_, socket) in std::mem::take(&mut self.sockets) {
             socket.close().await;
         }
@@ -241,6 +268,7 @@ impl GoldenWorld {
         }
     }
 
+    /// The stack this scenario talks to (`None` before the World is bound).
     pub fn stack(&self) -> Option<&StackTarget> {
         self.stack.as_deref()
     }
@@ -251,14 +279,18 @@ impl GoldenWorld {
             .expect("the World is bound to a run before any step runs")
     }
 
+    /// How the stack spells its API (`goldenpath.toml`'s contract sections).
     pub fn contract(&self) -> &Contract {
         &self.ctx().contract
     }
 
+    /// How long steps wait for things (`[timeouts]`).
     pub fn timeouts(&self) -> &crate::contract::Timeouts {
         &self.contract().timeouts
     }
 
+    /// The stack's JWT secret, when goldenpath knows it (it started the stack, or
+    /// `target.env.JWT_SECRET` gives it): needed to mint expired or forged tokens.
     pub fn jwt_secret(&self) -> Option<String> {
         self.ctx().jwt_secret()
     }
@@ -298,12 +330,14 @@ impl GoldenWorld {
 
     // ---- users ----------------------------------------------------------------------
 
+    /// The user a scenario calls `name` ("Alice"); panics when no step registered them.
     pub fn user(&self, name: &str) -> &User {
         self.users.get(name).unwrap_or_else(|| {
             panic!("no user called {name:?} in this scenario: register them in a Given step first")
         })
     }
 
+    /// `name`'s session (bearer token); panics when they have not logged in.
     pub fn session(&self, name: &str) -> Session {
         self.user(name)
             .session
@@ -348,6 +382,8 @@ impl GoldenWorld {
         self.socket_opened_at = Some(Instant::now());
     }
 
+    /// Open an agent-events socket as `name` with this authentication on this path,
+    /// without keeping it (for steps that examine the socket itself).
     pub async fn open_socket(
         &mut self,
         name: &str,
@@ -389,7 +425,7 @@ impl GoldenWorld {
         self.thread = Some((name.to_owned(), started.thread_id.clone()));
         self.last = Some(Outcome::Answered {
             endpoint: "execute".to_owned(),
-            status: 202,
+            status: success::EXECUTE,
             code: None,
             message: Some(started.status.clone()),
         });
@@ -411,7 +447,7 @@ impl GoldenWorld {
         self.last = Some(match outcome {
             Ok(started) => Outcome::Answered {
                 endpoint: "execute".to_owned(),
-                status: 202,
+                status: success::EXECUTE,
                 code: None,
                 message: Some(started.status),
             },
@@ -419,6 +455,7 @@ impl GoldenWorld {
         });
     }
 
+    /// The agent run this scenario started last; panics when it started none.
     pub fn current_run(&self) -> &RunTrack {
         self.run
             .as_ref()
@@ -467,6 +504,7 @@ impl GoldenWorld {
         }
     }
 
+    /// The events received for the current run; panics before they were received.
     pub fn run_events(&self) -> &RunEvents {
         self.current_run()
             .events
@@ -476,6 +514,8 @@ impl GoldenWorld {
 
     // ---- threads and the ledger ------------------------------------------------------------
 
+    /// Note a message the stack acknowledged in `owner`'s thread: it must still be
+    /// there when the thread is read back (after a restart, at the end of a load run).
     pub fn acknowledge(&mut self, owner: &str, thread_id: &str, role: &str, content: &str) {
         self.ledger
             .entry(thread_id.to_owned())
@@ -554,6 +594,8 @@ impl GoldenWorld {
 
     // ---- outcomes ---------------------------------------------------------------------
 
+    /// Record a raw answer (or the failure to get one) for a later "the request is
+    /// refused with status …" step.
     pub fn record(&mut self, result: Result<RawResponse, ClientError>, endpoint: &str) {
         self.last = Some(match result {
             Ok(r) => Outcome::Answered {
@@ -566,6 +608,8 @@ impl GoldenWorld {
         });
     }
 
+    /// Record the outcome of a typed call: on success, the status the client checked
+    /// (`success` is one of [`crate::client::success`]); else what the stack answered.
     pub fn record_result<T>(
         &mut self,
         result: Result<T, ClientError>,

@@ -2,8 +2,8 @@
 //!
 //! [`StackClient`] is the one place where requests to the stack are built: the
 //! cucumber steps and the load mode's virtual users both call it. It is cheap to
-//! clone (an `Arc` and a pooled HTTP/1.1 [`transport`]) and `Send`. Every path, field and
-//! event name comes from [`crate::config::Contract`], so a team's spellings are
+//! clone (an `Arc` and a pooled HTTP/1.1 transport) and `Send`. Every path, field and
+//! event name comes from [`crate::contract::Contract`], so a team's spellings are
 //! configuration, not code.
 //!
 //! - HTTP routes: methods named after the protocol (`login`, `execute_agent`, …), plus
@@ -17,6 +17,7 @@ mod events;
 mod pick;
 mod read;
 mod stack_client;
+pub mod success;
 mod transport;
 mod types;
 mod ws;

@@ -11,7 +11,7 @@ use super::read::opt_str;
 use super::read::{error_envelope, root_reason};
 use super::types::*;
 use super::{AgentEventSocket, DashboardSocket, SocketAuth, SocketPath};
-use super::{dashboard, events, pick, transport};
+use super::{dashboard, events, pick, success, transport};
 use crate::contract::{ApiPath, Contract};
 
 const USER_AGENT: &str = concat!("goldenpath/", env!("CARGO_PKG_VERSION"));
@@ -141,7 +141,7 @@ impl StackClient {
                 &[],
                 None,
                 Some(body),
-                201,
+                success::REGISTER,
             )
             .await?;
         Ok(Registered {
@@ -166,7 +166,7 @@ impl StackClient {
                 &[],
                 None,
                 Some(body),
-                200,
+                success::LOGIN,
             )
             .await?;
         let token = self.req_str(&r, &r.json, &f.access_token)?;
@@ -215,7 +215,7 @@ impl StackClient {
                 &[],
                 Some(session),
                 Some(body),
-                202,
+                success::EXECUTE,
             )
             .await?;
         Ok(RunStarted {
@@ -239,7 +239,7 @@ impl StackClient {
                 &[("run_id", run_id)],
                 Some(session),
                 None,
-                200,
+                success::RUN_STATUS,
             )
             .await?;
         Ok(RunStatus {
@@ -260,7 +260,7 @@ impl StackClient {
                 &[],
                 Some(session),
                 None,
-                200,
+                success::AGENTS_STATUS,
             )
             .await?;
         let items = self.req_array(&r, &f.agents)?;
@@ -299,7 +299,7 @@ impl StackClient {
                 &[],
                 Some(session),
                 Some(body),
-                201,
+                success::CREATE_THREAD,
             )
             .await?;
         self.thread_from(&r, &r.json)
@@ -315,7 +315,7 @@ impl StackClient {
                 &[],
                 Some(session),
                 None,
-                200,
+                success::LIST_THREADS,
             )
             .await?;
         self.req_array(&r, &f.threads)?
@@ -340,7 +340,7 @@ impl StackClient {
                 &[("thread_id", thread_id)],
                 Some(session),
                 Some(body),
-                201,
+                success::POST_MESSAGE,
             )
             .await?;
         self.message_from(&r, &r.json)
@@ -360,7 +360,7 @@ impl StackClient {
                 &[("thread_id", thread_id)],
                 Some(session),
                 None,
-                200,
+                success::MESSAGES,
             )
             .await?;
         self.req_array(&r, &f.messages)?
@@ -381,7 +381,7 @@ impl StackClient {
                 &[],
                 None,
                 None,
-                200,
+                success::HEALTH,
             )
             .await?;
         // Probed tens of thousands of times a second under load: read only its fields.
@@ -425,8 +425,8 @@ impl StackClient {
             ))
             .await?;
         let endpoint = endpoint_name(&http::Method::GET, &self.contract.paths.health_detailed);
-        if raw.status != 200 && raw.status != 503 {
-            return Err(status_error(endpoint, &raw, 200));
+        if raw.status != success::HEALTH_DETAILED && raw.status != 503 {
+            return Err(status_error(endpoint, &raw, success::HEALTH_DETAILED));
         }
         let json = raw.json.ok_or_else(|| ClientError::Decode {
             endpoint: endpoint.clone(),
@@ -454,7 +454,7 @@ impl StackClient {
                 &[],
                 None,
                 None,
-                200,
+                success::OPENAPI,
             )
             .await?;
         Ok(r.json)
@@ -467,7 +467,7 @@ impl StackClient {
             .await?;
         if raw.status != 200 {
             let endpoint = endpoint_name(&http::Method::GET, &self.contract.paths.docs);
-            return Err(status_error(endpoint, &raw, 200));
+            return Err(status_error(endpoint, &raw, success::DOCS));
         }
         Ok(raw.body)
     }
@@ -481,7 +481,7 @@ impl StackClient {
             &[],
             session,
             None,
-            200,
+            success::RESTART,
         )
         .await?;
         Ok(())

@@ -11,7 +11,8 @@ use serde_json::Value;
 pub struct Session {
     /// The bearer token (a JWT) sent as `Authorization: Bearer <token>`.
     pub token: String,
-    /// The user's id: the login answer's `user_id` when present, else the token's `sub`; None when neither is readable.
+    /// The user's id: the login answer's `user_id` when present, else the token's `sub`; None when
+    /// neither is readable.
     pub user_id: Option<String>,
 }
 

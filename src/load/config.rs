@@ -100,7 +100,7 @@ fn profiles_with_builtins<'de, D: Deserializer<'de>>(
 }
 
 /// One named way to load the stack. Every field is optional: command-line flags fill
-/// or override them, and [`super::schedule::Model::resolve`] checks the combination.
+/// or override them, and the load schedule (`Shape::resolve`) checks the combination.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Profile {
@@ -157,10 +157,12 @@ pub struct Threshold {
     /// A step's text (with or without its keyword); absent: the whole run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// The rule, e.g. `p95 < 300ms` or `error_rate < 1%`.
     pub rule: Rule,
 }
 
 impl Threshold {
+    /// A rule for the whole run (no `step`), parsed from its text, e.g. `p95 < 300ms`.
     pub fn global(rule: &str) -> Result<Threshold, super::thresholds::RuleError> {
         Ok(Threshold {
             step: None,
@@ -174,10 +176,12 @@ impl Threshold {
 pub struct Rate {
     /// Thousandths of an arrival (`12.5/s` is 12500 per second).
     pub milli_count: u64,
+    /// The time `milli_count` arrivals are spread over.
     pub per: Duration,
 }
 
 impl Rate {
+    /// `n` arrivals per second.
     pub fn per_second(n: u64) -> Rate {
         Rate {
             milli_count: n * 1000,
@@ -185,6 +189,7 @@ impl Rate {
         }
     }
 
+    /// Arrivals per second, as a float.
     pub fn as_per_second(&self) -> f64 {
         self.milli_count as f64 / 1000.0 / self.per.as_secs_f64()
     }

@@ -54,13 +54,22 @@ pub struct LoadOptions {
     /// A profile of `config.profiles`. Without it and without `users`/`rate`, the
     /// config's `default_profile`.
     pub profile: Option<String>,
+    /// Closed model: concurrent virtual users (`--users`).
     pub users: Option<u64>,
+    /// Closed model: start the users evenly over this long (`--ramp-up`).
     pub ramp_up: Option<Duration>,
+    /// How long iterations are started for (`--duration`).
     pub duration: Option<Duration>,
+    /// Stop after this many iterations in all (`--iterations`).
     pub iterations: Option<u64>,
+    /// Open model: iterations started per time unit (`--rate`).
     pub rate: Option<Rate>,
+    /// Open model: the most virtual users at once; an arrival with none free is dropped
+    /// (`--max-users`).
     pub max_users: Option<u64>,
+    /// Restart the backend this long after the start of the run (`--restart-at`).
     pub restart_at: Option<Duration>,
+    /// Worker threads (`--workers`; default: available parallelism).
     pub workers: Option<usize>,
     /// `reports/<run>/`: summary.json, hlog/*.hlog.
     pub run_dir: PathBuf,
@@ -68,6 +77,7 @@ pub struct LoadOptions {
     pub config: LoadConfig,
     /// What is tested, for the summary (filled by the CLI).
     pub environment: Environment,
+    /// Whether a progress line is shown while the run goes.
     pub progress: ProgressMode,
 }
 
@@ -120,7 +130,9 @@ impl LoadOptions {
 /// The result of a load run.
 #[derive(Debug)]
 pub struct LoadOutcome {
+    /// The run's record, also written as `summary.json`.
     pub summary: RunSummary,
+    /// The directory the results were written to.
     pub run_dir: PathBuf,
     /// Every threshold held (including the implicit `lost_messages == 0` and
     /// `misdelivered_events == 0`).
@@ -134,17 +146,25 @@ pub struct LoadOutcome {
 /// Why a load run could not run (a run that ran but failed thresholds is an `Ok`).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The profile is unknown, its settings make no runnable model, or it has `restart_at`
+    /// for a target that cannot be restarted.
     #[error("load profile: {0}")]
     Profile(String),
+    /// The features cannot be planned (preflight error, bad tag expression, no scenario).
     #[error(transparent)]
     Plan(#[from] super::plan::PlanError),
+    /// The run directory, or a file in it, cannot be created or written.
     #[error("cannot write the run's results in {}: {source}", dir.display())]
     Output {
+        /// The run directory.
         dir: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The reports (`summary.json`, `report.html`, `summary.md`) cannot be written.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    /// The operating system refused to start a worker thread.
     #[error("cannot start load worker thread: {0}")]
     Thread(std::io::Error),
 }

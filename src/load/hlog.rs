@@ -57,10 +57,12 @@ impl HlogWriter {
             .map_err(|e| io::Error::other(format!("{e:?}")))
     }
 
+    /// Flushes buffered intervals to the file.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 
+    /// Where the log is written.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -71,21 +73,39 @@ impl HlogWriter {
 pub struct Interval {
     /// Seconds since the log's base time.
     pub offset: Duration,
+    /// Length of the interval (one second for goldenpath's logs).
     pub length: Duration,
+    /// The interval's samples, in µs.
     pub histogram: Histogram<u64>,
 }
 
 /// Why a log could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// The file could not be read.
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The log file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The file is not in the interval log format.
     #[error("{path}: not an interval log (parse error at byte {offset})")]
-    Parse { path: PathBuf, offset: usize },
+    Parse {
+        /// The log file.
+        path: PathBuf,
+        /// Byte offset in the file where parsing failed.
+        offset: usize,
+    },
+    /// An interval's histogram could not be decoded (bad base64 or encoding) or merged.
     #[error("{path}: bad histogram in interval at {offset:?}: {reason}")]
     Histogram {
+        /// The log file.
         path: PathBuf,
+        /// Start of the interval, since the log's base time.
         offset: Duration,
+        /// What was wrong, as the decoder says it.
         reason: String,
     },
 }

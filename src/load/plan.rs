@@ -80,16 +80,36 @@ pub enum PlanError {
     /// the same checks and words as an acceptance run.
     #[error(transparent)]
     Preflight(#[from] crate::session::preflight::PreflightError),
+    /// The `--tags` (or profile `tags`) expression does not parse.
     #[error("invalid tag expression {expr:?}: {message}")]
-    Tags { expr: String, message: String },
+    Tags {
+        /// The expression as given.
+        expr: String,
+        /// What the tag-expression parser objects to.
+        message: String,
+    },
+    /// No scenario of the feature files matches the tag expression.
     #[error("no scenario matches the tag expression {expr:?}")]
-    NoScenario { expr: String },
+    NoScenario {
+        /// The expression as given.
+        expr: String,
+    },
+    /// A step that no step definition matches.
     #[error("step {step:?} at {location} has no step definition")]
-    Undefined { step: String, location: String },
+    Undefined {
+        /// Keyword and text of the step.
+        step: String,
+        /// `file:line` of the step.
+        location: String,
+    },
+    /// A step that several step definitions match.
     #[error("step {step:?} at {location} matches several step definitions: {matches}")]
     Ambiguous {
+        /// Keyword and text of the step.
         step: String,
+        /// `file:line` of the step.
         location: String,
+        /// The matching definitions, as cucumber lists them.
         matches: String,
     },
 }

@@ -23,7 +23,9 @@ pub trait RestartTarget: Send + Sync {
 pub struct RestartReport {
     /// When `/health` first answered healthy with the new boot id.
     pub healthy_at: Instant,
+    /// `boot_id` of `/health` before the restart; None when the target does not report it.
     pub old_boot_id: Option<String>,
+    /// `boot_id` of `/health` once the stack was back; None when the target does not report it.
     pub new_boot_id: Option<String>,
     /// The base URL after the restart (ports can change).
     pub base_url: Option<String>,

@@ -21,6 +21,7 @@ pub struct EventSample {
 }
 
 impl EventSample {
+    /// Time from the execute request to the event's arrival (zero if the clock went backwards).
     pub fn latency(&self) -> Duration {
         self.received_at
             .saturating_duration_since(self.requested_at)
@@ -30,7 +31,11 @@ impl EventSample {
 /// Outcome of reading back every message a virtual user had acknowledged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LedgerCheck {
+    /// Messages the stack acknowledged to this user (posted messages, execute prompts, agent
+    /// answers).
     pub acknowledged: u64,
+    /// Of those, the ones missing or out of order when read back at the end (a whole thread's when
+    /// it could not be read).
     pub lost: u64,
 }
 

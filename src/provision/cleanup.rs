@@ -218,14 +218,18 @@ pub(crate) async fn remove_network(docker: &Docker, name: &str) -> Result<()> {
 /// What a sweep removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepReport {
+    /// Containers removed (with their volumes).
     pub containers: usize,
+    /// Networks removed.
     pub networks: usize,
 }
 
 /// Counts of the resources carrying `goldenpath.run=<run_id>` (containers in any state).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunInventory {
+    /// Containers with the label, running or not.
     pub containers: usize,
+    /// Networks with the label.
     pub networks: usize,
 }
 

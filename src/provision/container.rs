@@ -40,7 +40,10 @@ pub struct StackOptions {
     pub ready_timeout: Duration,
     /// Seconds `docker stop` waits before SIGKILL in [`ManagedStack::restart_by_engine`].
     pub stop_timeout_s: i32,
-    /// Install the SIGINT/SIGTERM handler that removes live stacks (see [`cleanup`](super::cleanup)).
+    /// Install the SIGINT/SIGTERM handler that removes live stacks and then exits the
+    /// process (see `install_signal_cleanup`). Off by default: a library call changes
+    /// no signal handling unless asked. Without it, the stack is removed when its handle
+    /// drops, and what a killed process left is swept by `sweep_leftovers`.
     pub cleanup_on_signal: bool,
 }
 
@@ -51,7 +54,7 @@ impl Default for StackOptions {
             run_id: new_run_id(),
             ready_timeout: Duration::from_secs(60),
             stop_timeout_s: 10,
-            cleanup_on_signal: true,
+            cleanup_on_signal: false,
         }
     }
 }
@@ -68,12 +71,17 @@ pub fn new_run_id() -> String {
 /// The body of `GET /health` (contract §7), as far as provisioning needs it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct StackHealth {
+    /// `healthy` (anything else is not treated as healthy).
     pub status: String,
+    /// New at every process start: a different one proves a restart happened.
     pub boot_id: String,
+    /// The stack's version; None when absent.
     #[serde(default)]
     pub version: Option<String>,
+    /// When the process started (RFC 3339); None when absent.
     #[serde(default)]
     pub started_at: Option<String>,
+    /// Seconds since the process started; None when absent.
     #[serde(default)]
     pub uptime_s: Option<f64>,
 }

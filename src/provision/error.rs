@@ -146,7 +146,7 @@ pub enum ProvisionError {
     /// Local file trouble (reading the binary, etc.).
     #[error("{what}: {source}")]
     Io {
-        /// What goldenpath was doing, e.g. `cannot read <path>`.
+        /// What failed, in words, e.g. `cannot read <path>`.
         what: String,
         /// The I/O error.
         #[source]

@@ -42,7 +42,8 @@ impl Default for Tolerance {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
-    /// Worse than the baseline beyond the tolerance (or a scenario that now fails, a verdict that went from PASS to FAIL).
+    /// Worse than the baseline beyond the tolerance (or a scenario that now fails, a verdict that
+    /// went from PASS to FAIL).
     Regressed,
     /// Better than the baseline beyond the tolerance (or a failed scenario that no longer fails).
     Improved,
@@ -135,7 +136,8 @@ impl Latency {
 pub struct LatencyDelta {
     /// What the distribution measures.
     pub kind: LatencyKind,
-    /// The distribution's name (a step's or scenario's name, an event type; `scenario` for the whole iteration).
+    /// The distribution's name (a step's or scenario's name, an event type; `scenario` for the
+    /// whole iteration).
     pub name: String,
     /// The baseline's numbers; None when only the current run has it.
     pub base: Option<Latency>,
@@ -177,9 +179,11 @@ pub struct Comparison {
     pub verdict_change: Change,
     /// The tolerance the comparison used.
     pub tolerance: Tolerance,
-    /// Every acceptance scenario of either run: the current run's first, then those only in the baseline.
+    /// Every acceptance scenario of either run: the current run's first, then those only in the
+    /// baseline.
     pub scenarios: Vec<ScenarioDelta>,
-    /// Every load distribution of either run: the current run's first, then those only in the baseline.
+    /// Every load distribution of either run: the current run's first, then those only in the
+    /// baseline.
     pub latencies: Vec<LatencyDelta>,
 }
 

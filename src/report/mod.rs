@@ -31,35 +31,51 @@ pub use compare::{
 
 use crate::summary::RunSummary;
 
+/// File name of the machine-readable record of a run, in the run directory.
 pub const SUMMARY_JSON: &str = "summary.json";
+/// File name of the self-contained HTML report, in the run directory.
 pub const REPORT_HTML: &str = "report.html";
+/// File name of the Markdown summary (for `$GITHUB_STEP_SUMMARY`), in the run directory.
 pub const SUMMARY_MD: &str = "summary.md";
 
 /// Where the files of one run's report are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportPaths {
+    /// `<run_dir>/summary.json`.
     pub summary_json: PathBuf,
+    /// `<run_dir>/report.html`.
     pub html: PathBuf,
+    /// `<run_dir>/summary.md`.
     pub markdown: PathBuf,
     /// `reports/latest` (or `reports/latest.txt`) when it was updated; `None` from [`rebuild`].
     pub latest: Option<PathBuf>,
 }
 
+/// What can fail while writing or reading reports: only I/O and parsing, never rendering.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// A file or directory of the run could not be written (or created).
     #[error("cannot write {path}: {source}")]
     Write {
+        /// The file or directory.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// A `summary.json` could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// A `summary.json` that is not JSON or does not match `RunSummary`.
     #[error("{path} is not a goldenpath summary: {source}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// The JSON error, with line and column.
         source: serde_json::Error,
     },
 }

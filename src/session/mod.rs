@@ -1,6 +1,6 @@
 //! What both modes share about one run and its stack, beneath them both: which stack
 //! is tested ([`Target`], [`TargetChoice`]), checking the features before anything
-//! starts ([`preflight`]), starting or reaching the stack ([`start`], [`RunContext`],
+//! starts (`preflight`: [`check_features`]), starting or reaching the stack ([`start`], [`RunContext`],
 //! [`StackFactory`]), following it across restarts ([`StackTarget`]) and restarting it
 //! as an administrator ([`AdminRestart`]).
 //!
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use context::{RunContext, StackFactory, stack_env};
-pub use preflight::{PreflightError, UnknownStep};
+pub use preflight::{PreflightError, UnknownStep, check as check_features};
 pub use target::{AdminRestart, StackTarget, TargetError};
 
 use crate::client::{ClientError, RawRequest, StackClient};

@@ -16,24 +16,41 @@ use include_dir::{Dir, include_dir};
 /// suggestions come from, whatever features a team runs.
 static BUNDLED_FEATURES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/features");
 
+/// Why the feature files cannot be run: reported before any container starts.
 #[derive(Debug, thiserror::Error)]
 pub enum PreflightError {
+    /// A path that does not exist, or a directory with no `.feature` file in it.
     #[error("no feature files found at {}", .0.display())]
     NoFeatures(PathBuf),
+    /// A feature file or directory that cannot be read.
     #[error("cannot read {}: {source}", path.display())]
     Read {
+        /// The file or directory.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// A feature file that is not valid Gherkin.
     #[error("{}:{line}:{col}: Gherkin syntax error: expected {expected}", path.display())]
     Syntax {
+        /// The feature file.
         path: PathBuf,
+        /// Line of the error (1-based; 0 when the parser did not say).
         line: usize,
+        /// Column of the error (1-based; 0 when the parser did not say).
         col: usize,
+        /// What the parser expected there, in words.
         expected: String,
     },
+    /// A scenario outline whose examples cannot be expanded.
     #[error("{}: {message}", path.display())]
-    Outline { path: PathBuf, message: String },
+    Outline {
+        /// The feature file.
+        path: PathBuf,
+        /// What is wrong with the outline, as the parser says it.
+        message: String,
+    },
+    /// Steps that have no step definition, or more than one; every one of them.
     #[error("{}", UnknownStepsDisplay(.0))]
     UnknownSteps(Vec<UnknownStep>),
 }
@@ -41,10 +58,15 @@ pub enum PreflightError {
 /// A step that no definition matches (or that more than one matches).
 #[derive(Debug, Clone)]
 pub struct UnknownStep {
+    /// The feature file.
     pub path: PathBuf,
+    /// Line of the step in the file (1-based).
     pub line: usize,
+    /// The step's keyword as written (`Given `, `When `, ...).
     pub keyword: String,
+    /// The step's text after the keyword.
     pub text: String,
+    /// True when several definitions match (false: none does).
     pub ambiguous: bool,
     /// The closest step text that does have a definition, with where it is used.
     pub closest: Option<(String, String)>,

@@ -13,21 +13,30 @@ use tokio::sync::watch;
 use crate::client::StackClient;
 use crate::provision::{ManagedStack, ProvisionError};
 
+/// Why a step could not use or control the stack under test.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    /// Starting, inspecting or restarting the container failed.
     #[error(transparent)]
     Provision(#[from] ProvisionError),
+    /// The step needs a container goldenpath controls, but the run targets a running stack: what
+    /// the step does, and the base URL.
     #[error(
         "this step needs a stack that goldenpath started itself (it {0}); the run targets {1}, \
          which goldenpath cannot control: leave out --base-url, or exclude the scenario with --tags"
     )]
     NotManaged(&'static str, String),
+    /// After a restart, the running stack at the base URL did not turn healthy with a new `boot_id`
+    /// in time.
     #[error(
         "the stack at {url} did not come back healthy with a new boot id within {timeout:?}: {last}"
     )]
     NoComeback {
+        /// The base URL that was polled.
         url: String,
+        /// How long goldenpath polled.
         timeout: Duration,
+        /// What the last health check saw, in words.
         last: String,
     },
 }
@@ -53,6 +62,7 @@ impl std::fmt::Debug for StackTarget {
 }
 
 impl StackTarget {
+    /// A stack goldenpath started; its base URL is looked up from the engine's port mapping.
     pub async fn managed(stack: ManagedStack) -> Result<Arc<Self>, TargetError> {
         let url = stack.base_url().await?;
         Ok(Arc::new(Self {
@@ -61,6 +71,7 @@ impl StackTarget {
         }))
     }
 
+    /// A stack already running at `base_url` (a trailing `/` is dropped).
     pub fn external(base_url: &str) -> Arc<Self> {
         Arc::new(Self {
             kind: Kind::External,
@@ -78,10 +89,12 @@ impl StackTarget {
         self.url.subscribe()
     }
 
+    /// Whether goldenpath started this stack (and so can restart it and read its logs).
     pub fn is_managed(&self) -> bool {
         matches!(self.kind, Kind::Managed(_))
     }
 
+    /// The container behind this stack; None for an external one.
     pub fn managed_stack(&self) -> Option<&ManagedStack> {
         match &self.kind {
             Kind::Managed(stack) => Some(stack.as_ref()),
@@ -178,7 +191,10 @@ impl StackTarget {
 /// (which also publishes the new base URL to every virtual user).
 #[derive(Debug)]
 pub struct AdminRestart {
+    /// The stack to restart; its base URL is updated once it is back.
     pub target: Arc<StackTarget>,
+    /// Client used to log in as the admin and call `/admin/restart` and the health check.
     pub client: StackClient,
+    /// How long the stack may take to come back with a new `boot_id`.
     pub timeout: Duration,
 }

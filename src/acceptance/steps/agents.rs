@@ -2,8 +2,9 @@
 
 use cucumber::{then, when};
 
-use super::expect_status;
+use super::{Seen, expect_status, watch};
 use crate::acceptance::world::{GoldenWorld, quiet_period};
+use crate::client::success;
 use crate::client::{AgentFrame, ExecuteRequest, Route};
 
 #[when(expr = "{string} asks the agent {string}")]
@@ -44,7 +45,7 @@ async fn tries_named_agent(w: &mut GoldenWorld, name: String, agent: String, mes
 
 #[then(expr = "the execution is accepted with status 202 and status {string}")]
 async fn execution_accepted(w: &mut GoldenWorld, status: String) {
-    expect_status(w, 202, None);
+    expect_status(w, success::EXECUTE, None);
     let got = &w.current_run().started.status;
     assert_eq!(
         got, &status,
@@ -189,21 +190,15 @@ async fn receives_nothing(w: &mut GoldenWorld, name: String) {
     let Some(socket) = w.sockets.get_mut(&name) else {
         panic!("{name:?} has no agent-events socket open");
     };
-    let deadline = tokio::time::Instant::now() + quiet;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match socket.next_frame(left).await {
-            Ok(AgentFrame::Event(event)) => panic!(
-                "{name:?} received {} of run {} that another user started: agent events leak to other users",
-                event.kind, event.run_id
-            ),
-            Ok(_) => continue,
-            Err(_) => break, // nothing more within the quiet period
-        }
-    }
+    watch(socket, quiet, |frame| match frame {
+        Ok(AgentFrame::Event(event)) => panic!(
+            "{name:?} received {} of run {} that another user started: agent events leak to other users",
+            event.kind, event.run_id
+        ),
+        Ok(_) => Seen::Continue,
+        Err(_) => Seen::Done(()), // nothing more within the quiet period
+    })
+    .await;
 }
 
 #[when(expr = "{string} asks for the agents' status")]

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
+use super::{Seen, watch};
 use crate::acceptance::world::GoldenWorld;
 use crate::client::{ClientError, DashboardFrame};
 
@@ -67,28 +68,36 @@ async fn receives_ack(w: &mut GoldenWorld) {
 #[then(expr = "the dashboard receives {int} statistics updates about one interval apart")]
 async fn receives_stats(w: &mut GoldenWorld, n: usize) {
     let interval = w.timeouts().stats_interval;
-    let deadline = Instant::now() + interval * (n as u32 + 1) + Duration::from_secs(1);
+    let within = interval * (n as u32 + 1) + Duration::from_secs(1);
     let mut arrivals = Vec::new();
-    while arrivals.len() < n {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match dashboard(w).next_frame(left).await {
-            Ok(DashboardFrame::StatsUpdate { stats, .. }) => {
-                assert!(
-                    stats.active_connections.is_some()
-                        && stats.users.is_some()
-                        && stats.messages.is_some(),
-                    "a stats_update lacks users, messages or active_connections: {}",
-                    stats.raw
-                );
-                arrivals.push(Instant::now());
+    let all = watch(dashboard(w), within, |frame| match frame {
+        Ok(DashboardFrame::StatsUpdate { stats, .. }) => {
+            assert!(
+                stats.active_connections.is_some()
+                    && stats.users.is_some()
+                    && stats.messages.is_some(),
+                "a stats_update lacks users, messages or active_connections: {}",
+                stats.raw
+            );
+            arrivals.push(Instant::now());
+            if arrivals.len() == n {
+                Seen::Done(())
+            } else {
+                Seen::Continue
             }
-            Ok(_) => {}
-            Err(e) => panic!(
-                "expected {n} stats_update frames every {interval:?}; got {} before: {e}",
-                arrivals.len()
-            ),
         }
-    }
+        Ok(_) => Seen::Continue,
+        Err(e) => panic!(
+            "expected {n} stats_update frames every {interval:?}; got {} before: {e}",
+            arrivals.len()
+        ),
+    })
+    .await;
+    assert!(
+        all.is_some(),
+        "expected {n} stats_update frames every {interval:?}; got {} within {within:?}",
+        arrivals.len()
+    );
     for pair in arrivals.windows(2) {
         let gap = pair[1] - pair[0];
         assert!(
@@ -102,25 +111,26 @@ async fn receives_stats(w: &mut GoldenWorld, n: usize) {
 async fn receives_query_complete(w: &mut GoldenWorld) {
     let run_id = w.current_run().started.run_id.clone();
     let timeout = w.timeouts().events;
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match dashboard(w).next_frame(left).await {
-            Ok(DashboardFrame::QueryComplete {
-                run_id: Some(id),
-                latency_ms,
-                ..
-            }) if id == run_id => {
-                assert!(
-                    latency_ms.is_some(),
-                    "query_complete for run {run_id} has no latency_ms"
-                );
-                return;
-            }
-            Ok(_) => {}
-            Err(e) => panic!("expected query_complete for run {run_id} within {timeout:?}: {e}"),
+    let seen = watch(dashboard(w), timeout, |frame| match frame {
+        Ok(DashboardFrame::QueryComplete {
+            run_id: Some(id),
+            latency_ms,
+            ..
+        }) if id == run_id => {
+            assert!(
+                latency_ms.is_some(),
+                "query_complete for run {run_id} has no latency_ms"
+            );
+            Seen::Done(())
         }
-    }
+        Ok(_) => Seen::Continue,
+        Err(e) => panic!("expected query_complete for run {run_id} within {timeout:?}: {e}"),
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "expected query_complete for run {run_id} within {timeout:?}"
+    );
 }
 
 #[then(expr = "the dashboard is closed with code {int} and reason {string}")]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use cucumber::{then, when};
 
 use crate::acceptance::world::{GoldenWorld, Mode};
+use crate::client::success;
 
 /// How long a refused restart is given to prove it did not happen anyway: the
 /// contract's restart exits within 0.5 s.
@@ -65,14 +66,14 @@ async fn user_restart(w: &mut GoldenWorld, name: String) {
     w.remember_boot_id().await;
     let session = w.session(&name);
     let result = w.client().restart(Some(&session)).await;
-    w.record_result(result, "POST restart", 200);
+    w.record_result(result, "POST restart", success::RESTART);
 }
 
 #[when("someone tries to restart the backend without a token")]
 async fn anonymous_restart(w: &mut GoldenWorld) {
     w.remember_boot_id().await;
     let result = w.client().restart(None).await;
-    w.record_result(result, "POST restart", 200);
+    w.record_result(result, "POST restart", success::RESTART);
 }
 
 #[then("the backend has not restarted")]

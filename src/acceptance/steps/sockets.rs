@@ -2,6 +2,7 @@
 
 use cucumber::{given, then, when};
 
+use super::{Seen, watch};
 use crate::acceptance::tokens::{TokenKind, mint};
 use crate::acceptance::world::GoldenWorld;
 use crate::client::{ClientError, Session, SocketAuth, SocketPath};
@@ -127,22 +128,19 @@ async fn closed_by_server(w: &mut GoldenWorld, name: String) {
     let Some(socket) = w.sockets.get_mut(&name) else {
         panic!("{name:?} has no agent-events socket open");
     };
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match socket.next_frame(left).await {
-            Ok(_) if !left.is_zero() => continue,
-            Err(ClientError::SocketClosed { code: 1012, .. }) => break,
-            Err(e @ (ClientError::SocketClosed { .. } | ClientError::SocketDied { .. })) => {
-                panic!(
-                    "expected the server to close {name:?}'s agent-events socket with 1012 (service restart); {e}"
-                )
-            }
-            Ok(_) | Err(_) => panic!(
-                "the server did not close {name:?}'s agent-events socket within {timeout:?} of the restart"
-            ),
-        }
-    }
+    let closed = watch(socket, timeout, |frame| match frame {
+        Ok(_) => Seen::Continue,
+        Err(ClientError::SocketClosed { code: 1012, .. }) => Seen::Done(()),
+        Err(e @ (ClientError::SocketClosed { .. } | ClientError::SocketDied { .. })) => panic!(
+            "expected the server to close {name:?}'s agent-events socket with 1012 (service restart); {e}"
+        ),
+        Err(_) => Seen::Continue,
+    })
+    .await;
+    assert!(
+        closed.is_some(),
+        "the server did not close {name:?}'s agent-events socket within {timeout:?} of the restart"
+    );
     w.sockets.remove(&name);
 }
 

@@ -4,6 +4,7 @@ use cucumber::{given, then, when};
 
 use crate::acceptance::world::GoldenWorld;
 use crate::client::RawRequest;
+use crate::client::success;
 
 #[given(expr = "{string} has started a thread titled {string}")]
 async fn started_thread(w: &mut GoldenWorld, name: String, title: String) {
@@ -60,7 +61,7 @@ async fn tries_to_read(w: &mut GoldenWorld, name: String, owner: String) {
     let thread_id = w.thread_of(&owner);
     let session = w.session(&name);
     let result = w.client().messages(&session, &thread_id).await;
-    w.record_result(result, "GET thread messages", 200);
+    w.record_result(result, "GET thread messages", success::MESSAGES);
 }
 
 #[when(expr = "{string} tries to post the message {string} to {string}'s thread")]
@@ -71,7 +72,7 @@ async fn tries_to_post_foreign(w: &mut GoldenWorld, name: String, content: Strin
         .client()
         .post_message(&session, &thread_id, &content)
         .await;
-    w.record_result(result, "POST thread messages", 201);
+    w.record_result(result, "POST thread messages", success::POST_MESSAGE);
 }
 
 #[when(expr = "{string} tries to post a message of {int} characters to the thread")]
@@ -86,7 +87,7 @@ async fn tries_sized_message(w: &mut GoldenWorld, name: String, size: usize) {
     if result.is_ok() {
         w.acknowledge(&name, &thread_id, "user", &content);
     }
-    w.record_result(result, "POST thread messages", 201);
+    w.record_result(result, "POST thread messages", success::POST_MESSAGE);
 }
 
 #[when(expr = "{string} tries to send a request body of {int} bytes to the thread")]

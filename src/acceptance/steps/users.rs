@@ -6,6 +6,7 @@ use super::expect_status;
 use crate::acceptance::tokens::{TokenKind, mint};
 use crate::acceptance::world::{GoldenWorld, Outcome, User};
 use crate::client::RawRequest;
+use crate::client::success;
 
 #[given(expr = "a new user {string} has registered and logged in")]
 async fn registered_and_logged_in(w: &mut GoldenWorld, name: String) {
@@ -22,7 +23,7 @@ async fn registers(w: &mut GoldenWorld, name: String) {
         .unwrap_or_else(|e| panic!("registering {name:?} failed: {e}"));
     w.last = Some(Outcome::Answered {
         endpoint: "register".into(),
-        status: 201,
+        status: success::REGISTER,
         code: None,
         message: Some(registered.user_id.clone()),
     });
@@ -37,7 +38,7 @@ async fn registers(w: &mut GoldenWorld, name: String) {
 
 #[then("the registration is accepted with status 201 and returns a user id")]
 async fn registration_accepted(w: &mut GoldenWorld) {
-    expect_status(w, 201, None);
+    expect_status(w, success::REGISTER, None);
     let Some(Outcome::Answered {
         message: Some(id), ..
     }) = &w.last
@@ -89,7 +90,7 @@ async fn registers_again(w: &mut GoldenWorld, name: String) {
         .client()
         .register(&user.email, "another-password", "Someone Else")
         .await;
-    w.record_result(result, "register", 201);
+    w.record_result(result, "register", success::REGISTER);
 }
 
 #[when(
@@ -121,7 +122,7 @@ async fn registers_invalid(w: &mut GoldenWorld, problem: String) {
 async fn wrong_password(w: &mut GoldenWorld, name: String) {
     let email = w.user(&name).email.clone();
     let result = w.client().login(&email, "not-the-password").await;
-    w.record_result(result, "login", 200);
+    w.record_result(result, "login", success::LOGIN);
 }
 
 #[when(regex = r#"^"([^"]+)" tries to list her threads with (.+)$"#)]
