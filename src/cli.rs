@@ -218,20 +218,12 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return error(e),
     };
-    let against_running_stack = config.target.base_url.is_some();
     let mut opts = RunOptions::new(config);
     opts.features = args.features;
     opts.tags = args.tags;
     opts.reports_dir = args.reports;
     opts.concurrency = args.concurrency;
     opts.command_line = command_line();
-    if against_running_stack && opts.tags.is_none() {
-        // A running stack cannot be stopped by the engine or given a second copy.
-        opts.tags = Some("not @engine and not @own-stack".to_owned());
-        eprintln!(
-            "goldenpath: against a running stack, scenarios tagged @engine or @own-stack are left out"
-        );
-    }
     goldenpath::run_main(opts)
 }
 

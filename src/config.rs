@@ -22,7 +22,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
 use crate::contract::{
-    Admin, Contract, DashboardFields, Events, Fields, Limits, Paths, Timeouts, WebSocket,
+    Admin, Contract, DashboardFields, Events, Fields, Limits, Paths, Timeouts, Values, WebSocket,
 };
 use crate::session::Target;
 
@@ -61,6 +61,7 @@ struct ConfigFile {
     limits: Limits,
     timeouts: Timeouts,
     admin: Admin,
+    values: Values,
     target: Target,
     compare: crate::report::Tolerance,
     load: crate::load::LoadConfig,
@@ -78,6 +79,7 @@ impl From<ConfigFile> for Config {
                 limits: f.limits,
                 timeouts: f.timeouts,
                 admin: f.admin,
+                values: f.values,
             },
             target: f.target,
             compare: f.compare,
@@ -97,6 +99,7 @@ impl From<Config> for ConfigFile {
             limits,
             timeouts,
             admin,
+            values,
         } = c.contract;
         ConfigFile {
             paths,
@@ -107,6 +110,7 @@ impl From<Config> for ConfigFile {
             limits,
             timeouts,
             admin,
+            values,
             target: c.target,
             compare: c.compare,
             load: c.load,

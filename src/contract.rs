@@ -34,6 +34,25 @@ pub struct Contract {
     pub timeouts: Timeouts,
     /// The admin account that exists from start-up.
     pub admin: Admin,
+    /// Values of the stack's answers that the harness checks (`healthy`).
+    pub values: Values,
+}
+
+/// `[values]`: values in the stack's answers that mean something to the harness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Values {
+    /// The health answer's `fields.status` of a stack that is ready (`healthy`; some
+    /// stacks say `ok` or `UP`).
+    pub healthy: String,
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Values {
+            healthy: "healthy".into(),
+        }
+    }
 }
 
 /// An absolute request path such as `/api/threads/{thread_id}/messages`.
@@ -198,9 +217,89 @@ pub struct Events {
     pub query_complete: String,
     /// Dashboard broadcast after each 5xx answer of the stack.
     pub error: String,
+    /// The agent events of one run, as a pattern over their keys above: the contract's
+    /// five in order by default; e.g. `"agent_started agent_thinking+ (tool_executing
+    /// tool_completed)+ agent_completed"` for an agent that thinks and calls tools more
+    /// than once. `+` one or more, `*` any number, `?` optional, `|` either, `( )`
+    /// groups. `seq` must count 1, 2, 3, … whatever the number of events.
+    pub sequence: String,
 }
 
+/// The agent events of a run, as the contract defines them: `events.sequence`'s default.
+pub const CONTRACT_SEQUENCE: &str =
+    "agent_started agent_thinking tool_executing tool_completed agent_completed";
+
+/// The keys of the five agent events, as `events.sequence` names them.
+const AGENT_EVENT_KEYS: [&str; 5] = [
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+];
+
 impl Events {
+    /// Whether `sequence` is the contract's: exactly the five events, in order.
+    pub fn is_contract_sequence(&self) -> bool {
+        self.sequence
+            .split_whitespace()
+            .eq(CONTRACT_SEQUENCE.split_whitespace())
+    }
+
+    /// `sequence` as a regular expression over one letter per event of a run: `a` to `e`
+    /// for the five agent events by their position in [`Events::agent_sequence`]. `Err`
+    /// names what is wrong with the pattern.
+    pub fn sequence_regex(&self) -> Result<regex::Regex, String> {
+        let mut expr = String::from("^(?:");
+        let mut word = String::new();
+        let flush = |word: &mut String, expr: &mut String| -> Result<(), String> {
+            if word.is_empty() {
+                return Ok(());
+            }
+            match AGENT_EVENT_KEYS.iter().position(|k| k == word) {
+                Some(i) => expr.push(char::from(b'a' + i as u8)),
+                None => {
+                    return Err(format!(
+                        "{word:?} is not an agent event: the pattern names events by their keys, {}",
+                        AGENT_EVENT_KEYS.join(", ")
+                    ));
+                }
+            }
+            word.clear();
+            Ok(())
+        };
+        for c in self.sequence.chars() {
+            match c {
+                'a'..='z' | '_' => word.push(c),
+                '(' => {
+                    flush(&mut word, &mut expr)?;
+                    expr.push_str("(?:");
+                }
+                ')' | '+' | '*' | '?' | '|' => {
+                    flush(&mut word, &mut expr)?;
+                    expr.push(c);
+                }
+                c if c.is_whitespace() => flush(&mut word, &mut expr)?,
+                other => {
+                    return Err(format!(
+                        "{other:?} cannot appear in the pattern: use event keys, spaces, + * ? | ( )"
+                    ));
+                }
+            }
+        }
+        flush(&mut word, &mut expr)?;
+        expr.push_str(")$");
+        if expr == "^(?:)$" {
+            return Err("the pattern names no event".into());
+        }
+        regex::Regex::new(&expr).map_err(|e| {
+            format!(
+                "is not a well-formed pattern ({})",
+                e.to_string().lines().last().unwrap_or("unbalanced")
+            )
+        })
+    }
+
     /// The five agent events, in the order the contract requires.
     pub fn agent_sequence(&self) -> [&str; 5] {
         [
@@ -233,6 +332,7 @@ impl Default for Events {
             stats_update: "stats_update".into(),
             query_complete: "query_complete".into(),
             error: "error".into(),
+            sequence: CONTRACT_SEQUENCE.into(),
         }
     }
 }
@@ -241,10 +341,15 @@ impl Default for Events {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebSocket {
-    /// The subprotocol the server must select (`jwt-auth`).
+    /// The first subprotocol offered, and the one the server must select unless
+    /// `selects` says otherwise (`jwt-auth`).
     pub subprotocol: String,
     /// Prefix of the second offered subprotocol, which carries the token (`jwt.<token>`).
     pub token_prefix: String,
+    /// Which offered subprotocol the server must select in its handshake answer: the
+    /// fixed `subprotocol` (the contract's way), or the token protocol itself
+    /// (`jwt.<token>`, as some servers echo).
+    pub selects: Selects,
     /// The `Origin` header sent to the dashboard socket (an allowed origin).
     pub dashboard_origin: String,
 }
@@ -254,9 +359,21 @@ impl Default for WebSocket {
         WebSocket {
             subprotocol: "jwt-auth".into(),
             token_prefix: "jwt.".into(),
+            selects: Selects::Subprotocol,
             dashboard_origin: "http://localhost:3000".into(),
         }
     }
+}
+
+/// `websocket.selects`: which of the two offered subprotocols the server must select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Selects {
+    /// `websocket.subprotocol` (`jwt-auth`): what CONTRACT §5 requires.
+    #[default]
+    Subprotocol,
+    /// The token protocol the client offered (`websocket.token_prefix` + the token).
+    Token,
 }
 
 /// `[fields]`: JSON field names the client reads (and the few it writes that a team
@@ -285,10 +402,15 @@ pub struct Fields {
     /// The frame type field (`type`).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Agent event frames: position of the event within its run (1..=5).
+    /// Agent event frames: position of the event within its run (1, 2, 3, …).
     pub seq: String,
-    /// Agent event and dashboard frames: the type-specific payload object.
+    /// Agent event frames: the type-specific payload object; empty when the payload's
+    /// fields are at the frame's top level (dashboard frames: `dashboard_fields.data`).
     pub data: String,
+    /// Where every successful HTTP answer keeps its fields: empty for the answer itself
+    /// (the contract's way), or a JSON pointer into an envelope such as `/data`. The
+    /// other field names are read from there (error envelopes are read at the top).
+    pub answer: String,
     /// Frames and `/health`: an RFC 3339 UTC time with milliseconds.
     pub timestamp: String,
     /// `connection_established`: the server's id for this socket.
@@ -365,6 +487,7 @@ impl Default for Fields {
             kind: "type".into(),
             seq: "seq".into(),
             data: "data".into(),
+            answer: String::new(),
             timestamp: "timestamp".into(),
             connection_id: "connection_id".into(),
             boot_id: "boot_id".into(),
@@ -403,6 +526,8 @@ impl Default for Fields {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DashboardFields {
+    /// Every dashboard frame: the payload object (the frame's top level when absent).
+    pub data: String,
     /// `stats_update`: registered users.
     pub users: String,
     /// `stats_update`: threads.
@@ -430,6 +555,7 @@ pub struct DashboardFields {
 impl Default for DashboardFields {
     fn default() -> Self {
         DashboardFields {
+            data: "data".into(),
             users: "users".into(),
             threads: "threads".into(),
             messages: "messages".into(),
@@ -612,6 +738,28 @@ impl Contract {
                 ));
             }
         }
+        for (section, names) in [
+            ("fields", serde_json::to_value(&self.fields)),
+            (
+                "dashboard_fields",
+                serde_json::to_value(&self.dashboard_fields),
+            ),
+        ] {
+            let Ok(serde_json::Value::Object(names)) = names else {
+                continue;
+            };
+            for (key, name) in names {
+                if let Some(problem) = name.as_str().and_then(json_pointer_problem) {
+                    bad.push((format!("{section}.{key}"), problem));
+                }
+            }
+        }
+        if let Err(problem) = self.events.sequence_regex() {
+            bad.push(("events.sequence".into(), problem));
+        }
+        if self.values.healthy.trim().is_empty() {
+            bad.push(("values.healthy".into(), "must not be empty".into()));
+        }
         if self.websocket.subprotocol.trim().is_empty() {
             bad.push(("websocket.subprotocol".into(), "must not be empty".into()));
         }
@@ -645,4 +793,21 @@ impl Contract {
         }
         bad
     }
+}
+
+/// What is wrong with a field name that is a JSON pointer (`/data/access_token`), if
+/// anything: RFC 6901 allows `~` only as `~0` (a `~`) or `~1` (a `/`).
+fn json_pointer_problem(name: &str) -> Option<String> {
+    if !name.starts_with('/') {
+        return None;
+    }
+    let mut chars = name.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Some(format!(
+                "{name:?} is not a JSON pointer: `~` must be written `~0`, and `/` inside a key `~1`"
+            ));
+        }
+    }
+    None
 }

@@ -35,6 +35,11 @@ pub struct RunSummary {
     pub features: Vec<FeatureResult>,
     /// Present for load runs.
     pub load: Option<LoadResult>,
+    /// What happened to the stack during the run that a reader should know beside the
+    /// verdict: a restart nobody asked for, an outage and how long it lasted, a stack
+    /// that never came back. Empty when nothing of the kind happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl RunSummary {
@@ -124,6 +129,9 @@ pub struct ScenarioResult {
     pub stack_log_tail: Option<String>,
     /// Where the full log tail was saved, relative to the run directory.
     pub stack_log_file: Option<String>,
+    /// Why the scenario was not run (status `not_run`); absent for every other status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_run: Option<String>,
 }
 
 /// Result of one step of a scenario.
@@ -154,6 +162,10 @@ pub enum Status {
     Failed,
     /// Not run: cucumber found no step definition matching the step's text.
     Skipped,
+    /// Not run because it cannot run against this target (it needs the container
+    /// engine, and the run targets a stack goldenpath did not start); the scenario's
+    /// `not_run` says why.
+    NotRun,
 }
 
 /// Latency distribution of one measured thing (a step, a whole scenario, an event).
@@ -183,6 +195,11 @@ pub struct Distribution {
     pub mean_us: f64,
     /// The `.hlog` file holding the full histogram, relative to the run directory.
     pub hlog: Option<String>,
+    /// Why this step was not run under load (virtual users leave whole-stack steps
+    /// such as a restart to the profile); its figures are then all zero and mean
+    /// nothing. Absent for every measured thing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_run: Option<String>,
 }
 
 /// Outcome of a load run.

@@ -147,6 +147,44 @@ fn bad_config_value_names_the_key() {
 }
 
 #[test]
+fn a_bad_shape_is_one_clear_line_before_anything_starts() {
+    // An event sequence that names an event the contract does not have, an unbalanced
+    // one, and a field path that is not a JSON pointer: each named by its key.
+    for (toml, words) in [
+        (
+            "[events]\nsequence = \"agent_started agent_dreaming+ agent_completed\"\n",
+            &["events.sequence", "agent_dreaming"][..],
+        ),
+        (
+            "[events]\nsequence = \"agent_started (agent_thinking agent_completed\"\n",
+            &["events.sequence", "well-formed"][..],
+        ),
+        (
+            "[fields]\naccess_token = \"/token/~access\"\n",
+            &["fields.access_token", "JSON pointer"][..],
+        ),
+        (
+            "[websocket]\nselects = \"both\"\n",
+            &["websocket.selects"][..],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write(dir.path(), "shape.toml", toml);
+        let out = goldenpath(
+            &[
+                "run",
+                "--config",
+                &config,
+                "--base-url",
+                "http://127.0.0.1:9",
+            ],
+            &[],
+        );
+        assert_clear_error(&out, words);
+    }
+}
+
+#[test]
 fn unreachable_base_url_is_named() {
     // Port 9 (discard) on loopback: nothing listens there.
     let out = goldenpath(

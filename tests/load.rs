@@ -52,6 +52,7 @@ fn assert_hlogs_read_back(run_dir: &Path, l: &LoadResult) {
     for d in l
         .steps
         .iter()
+        .filter(|d| d.not_run.is_none())
         .chain([&l.scenario])
         .chain(&l.events)
         .chain(restart)
@@ -87,8 +88,22 @@ async fn the_golden_path_under_load_counts_agree() {
     // iterations × steps = recorded samples, for every step.
     assert!(!l.steps.is_empty());
     for s in &l.steps {
+        if s.not_run.is_some() {
+            // Whole-stack steps (the restart) are the profile's, not each user's.
+            assert_eq!((s.count, s.hlog.as_deref()), (0, None), "{}", s.name);
+            continue;
+        }
         assert_eq!((s.count, s.errors), (9, 0), "{}", s.name);
     }
+    let not_run: Vec<_> = l.steps.iter().filter(|s| s.not_run.is_some()).collect();
+    assert_eq!(
+        not_run.len(),
+        2,
+        "the restart and the comeback are not run under load: {:?}",
+        not_run.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    let markdown = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
+    assert!(markdown.contains("not run under load"), "{markdown}");
     assert_eq!(l.scenario.count, 9);
     // Two agent runs per iteration, five events each.
     assert_eq!(

@@ -78,6 +78,7 @@ fn scenario(name: &str, line: usize, steps: Vec<StepResult>, log: Option<&str>) 
         steps,
         stack_log_tail: log.map(Into::into),
         stack_log_file: log.map(|_| format!("logs/{}.log", name.replace(' ', "_"))),
+        not_run: None,
     }
 }
 
@@ -266,6 +267,7 @@ fn acceptance_summary() -> RunSummary {
         environment: environment(),
         features: vec![auth, agent, dashboard],
         load: None,
+        notes: Vec::new(),
     }
 }
 
@@ -363,6 +365,7 @@ fn write_hlog(
         max_us: total.max(),
         mean_us: total.mean(),
         hlog: Some(rel),
+        not_run: None,
     };
     (d, per_second)
 }
@@ -456,6 +459,7 @@ fn load_summary(run_dir: &Path, shape: &LoadShape) -> RunSummary {
             faults: vec!["restart@20s".into()],
             ..environment()
         },
+        notes: Vec::new(),
         features: vec![],
         load: Some(LoadResult {
             model: "closed".into(),

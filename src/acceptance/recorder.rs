@@ -29,7 +29,8 @@ struct RecordInner {
     logs: HashMap<(String, usize), (String, String)>,
 }
 
-fn feature_key(feature: &gherkin::Feature) -> String {
+/// How the record keys a feature: its path, or its name when it has none.
+pub(crate) fn feature_key(feature: &gherkin::Feature) -> String {
     feature
         .path
         .as_ref()
@@ -96,6 +97,62 @@ impl Record {
         }
     }
 
+    /// Record a scenario that was left out of the run on purpose, with the reason: it
+    /// appears in every report as not run, never as passed and never missing.
+    pub fn add_not_run(
+        &self,
+        feature: &gherkin::Feature,
+        rule: Option<&gherkin::Rule>,
+        scenario: &gherkin::Scenario,
+        reason: &str,
+    ) {
+        let fkey = feature_key(feature);
+        let mut inner = self.lock();
+        let f = match inner.features.iter().position(|f| f.path == fkey) {
+            Some(f) => f,
+            None => {
+                inner.features.push(FeatureResult {
+                    name: feature.name.clone(),
+                    path: fkey.clone(),
+                    scenarios: Vec::new(),
+                });
+                inner.features.len() - 1
+            }
+        };
+        let background = feature
+            .background
+            .iter()
+            .chain(rule.and_then(|r| r.background.as_ref()))
+            .flat_map(|b| &b.steps);
+        let steps = background
+            .chain(&scenario.steps)
+            .map(|step| StepResult {
+                keyword: step.keyword.trim().to_owned(),
+                text: step.value.clone(),
+                line: step.position.line,
+                status: Status::NotRun,
+                duration_us: 0,
+                error: None,
+            })
+            .collect();
+        inner.features[f].scenarios.push(ScenarioResult {
+            name: scenario.name.clone(),
+            line: scenario.position.line,
+            tags: feature
+                .tags
+                .iter()
+                .chain(&scenario.tags)
+                .map(|t| format!("@{t}"))
+                .collect(),
+            status: Status::NotRun,
+            duration_us: 0,
+            steps,
+            stack_log_tail: None,
+            stack_log_file: None,
+            not_run: Some(reason.to_owned()),
+        });
+    }
+
     fn on_scenario<W>(
         &self,
         feature: &gherkin::Feature,
@@ -135,6 +192,7 @@ impl Record {
                     steps: Vec::new(),
                     stack_log_tail: tail,
                     stack_log_file: file,
+                    not_run: None,
                 });
                 inner
                     .index

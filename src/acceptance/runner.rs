@@ -3,6 +3,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use std::time::SystemTime;
 
@@ -12,7 +13,9 @@ use cucumber::writer::{self, Ext as _};
 use cucumber::{World as _, cli, parser};
 use futures_util::stream;
 
-use super::recorder::{Record, Recorder};
+use super::not_run::{self, NotRun};
+use super::recorder::{Record, Recorder, feature_key};
+use super::sharing::SharedStack;
 use super::world::GoldenWorld;
 use crate::config::Config;
 use crate::provision;
@@ -136,18 +139,29 @@ impl parser::Parser<Vec<gherkin::Feature>> for Preparsed {
     }
 }
 
-/// Scenarios that restart or saturate their stack get a stack of their own.
-pub fn needs_own_stack(
+/// Scenarios that restart or saturate their stack get a stack of their own (and,
+/// against a stack goldenpath did not start, run alone on it).
+fn needs_own_stack(
     feature: &gherkin::Feature,
     rule: Option<&gherkin::Rule>,
     scenario: &gherkin::Scenario,
+) -> bool {
+    has_tag(feature, rule, scenario, "restart") || has_tag(feature, rule, scenario, "own-stack")
+}
+
+/// Whether the scenario, its rule or its feature carries `@tag`.
+fn has_tag(
+    feature: &gherkin::Feature,
+    rule: Option<&gherkin::Rule>,
+    scenario: &gherkin::Scenario,
+    tag: &str,
 ) -> bool {
     feature
         .tags
         .iter()
         .chain(rule.iter().flat_map(|r| &r.tags))
         .chain(&scenario.tags)
-        .any(|t| t == "restart" || t == "own-stack")
+        .any(|t| t == tag)
 }
 
 /// Run the acceptance features once.
@@ -201,9 +215,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         )
         .normalized();
 
+    let sharing = Arc::new(SharedStack::new(context.clone()).await);
     let before_ctx = context.clone();
+    let before_sharing = sharing.clone();
+    let after_sharing = sharing.clone();
     let after_record = record.clone();
     let after_dir = run_dir.clone();
+    let managed = context.factory.is_some();
     let cucumber = GoldenWorld::cucumber::<&str>()
         .with_parser(Preparsed)
         .with_writer(writer)
@@ -211,11 +229,26 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         .max_concurrent_scenarios(opts.concurrency.max(1))
         .before(move |feature, rule, scenario, world| {
             let ctx = before_ctx.clone();
+            let sharing = before_sharing.clone();
             let own = needs_own_stack(feature, rule, scenario);
-            Box::pin(async move { world.bind(ctx, own).await })
+            let key = (feature_key(feature), scenario.position.line);
+            Box::pin(async move {
+                // On its own stack a scenario disturbs no other; on the shared one, a
+                // scenario that would have had its own stack runs alone.
+                if !(own && managed)
+                    && let Err(reason) = sharing.enter(key, own).await
+                {
+                    panic!("{reason}");
+                }
+                world.bind(ctx, own).await;
+            })
         })
-        .after(move |feature, _rule, scenario, finished, world| {
+        .after(move |feature, rule, scenario, finished, world| {
             let (record, run_dir) = (after_record.clone(), after_dir.clone());
+            let sharing = after_sharing.clone();
+            let own = needs_own_stack(feature, rule, scenario);
+            let restarts_it = has_tag(feature, rule, scenario, "restart");
+            let key = (feature_key(feature), scenario.position.line);
             Box::pin(async move {
                 let failed = !matches!(finished, cucumber::event::ScenarioFinished::StepPassed);
                 if let Some(world) = world {
@@ -224,13 +257,16 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                     }
                     world.release().await;
                 }
+                if !(own && managed) {
+                    sharing.leave(&key, &scenario.name, restarts_it).await;
+                }
             })
         });
 
     let names = opts.scenario_names.clone();
-    let filter = move |feature: &gherkin::Feature,
-                       rule: Option<&gherkin::Rule>,
-                       scenario: &gherkin::Scenario| {
+    let selected = move |feature: &gherkin::Feature,
+                         rule: Option<&gherkin::Rule>,
+                         scenario: &gherkin::Scenario| {
         let named = names.is_empty() || names.contains(&scenario.name);
         named
             && tags.as_ref().is_none_or(|t| {
@@ -243,6 +279,28 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                 )
             })
     };
+    // What cannot run against this target is left out, and recorded as not run.
+    let cannot_run = move |feature: &gherkin::Feature,
+                           rule: Option<&gherkin::Rule>,
+                           scenario: &gherkin::Scenario| {
+        (!managed && has_tag(feature, rule, scenario, "engine")).then_some(not_run::NEEDS_ENGINE)
+    };
+    let mut left_out = Vec::new();
+    for feature in &features {
+        for (rule, scenario) in not_run::scenarios(feature) {
+            if selected(feature, rule, scenario)
+                && let Some(reason) = cannot_run(feature, rule, scenario)
+            {
+                record.add_not_run(feature, rule, scenario, reason);
+                left_out.push(NotRun::new(feature, rule, scenario, reason));
+            }
+        }
+    }
+    let filter = move |feature: &gherkin::Feature,
+                       rule: Option<&gherkin::Rule>,
+                       scenario: &gherkin::Scenario| {
+        selected(feature, rule, scenario) && cannot_run(feature, rule, scenario).is_none()
+    };
 
     // Ctrl-C / SIGTERM: write what was recorded so far, then provisioning removes the
     // stacks and exits (see `provision::cleanup`).
@@ -252,6 +310,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         environment: environment.clone(),
         record: record.clone(),
         run_dir: run_dir.clone(),
+        notes: Notes::Live(sharing.clone()),
     };
     if opts.handle_interrupts {
         provision::on_interrupt(Box::new(move || {
@@ -275,7 +334,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         }
         provision::clear_interrupt_hook();
     }
+    not_run::add_to_junit(&run_dir.join("junit.xml"), &left_out)
+        .and_then(|()| not_run::add_to_cucumber_json(&run_dir.join("cucumber.json"), &left_out))
+        .map_err(|source| RunError::Reports {
+            path: run_dir.clone(),
+            source,
+        })?;
 
+    let notes = sharing.notes();
+    drop(sharing);
     if let Err(e) = context.shared.clone().shutdown().await {
         tracing::warn!("removing the shared stack: {e}");
     }
@@ -287,6 +354,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         environment,
         record,
         run_dir,
+        notes: Notes::Final(notes),
     };
     partial.write(false)?;
     let summary = partial.summary(false);
@@ -303,17 +371,35 @@ struct Partial {
     environment: Environment,
     record: Record,
     run_dir: PathBuf,
+    notes: Notes,
+}
+
+/// The notes about the shared stack: still being gathered (a run cut short), or final.
+enum Notes {
+    Live(Arc<SharedStack>),
+    Final(Vec<String>),
+}
+
+impl Notes {
+    fn get(&self) -> Vec<String> {
+        match self {
+            Notes::Live(sharing) => sharing.notes(),
+            Notes::Final(notes) => notes.clone(),
+        }
+    }
 }
 
 impl Partial {
     fn summary(&self, interrupted: bool) -> RunSummary {
-        summarize(
+        let mut summary = summarize(
             &self.run_id,
             self.started_at,
             self.environment.clone(),
             &self.record,
             interrupted,
-        )
+        );
+        summary.notes = self.notes.get();
+        summary
     }
 
     fn write(&self, interrupted: bool) -> Result<(), RunError> {
@@ -377,28 +463,38 @@ fn summarize(
         .iter()
         .filter(|s| s.status == Status::Skipped)
         .count();
+    let not_run = scenarios
+        .iter()
+        .filter(|s| s.status == Status::NotRun)
+        .count();
+    let ran = scenarios.len() - not_run;
     let mut reasons = Vec::new();
     if interrupted {
         reasons.push("the run was interrupted before every scenario had run".to_owned());
     }
-    if scenarios.is_empty() {
+    if ran == 0 {
         reasons.push("no scenario ran (check the feature paths and --tags)".to_owned());
     }
     for err in record.parse_errors() {
         reasons.push(format!("a feature file did not parse: {err}"));
     }
     if failed > 0 {
-        reasons.push(format!("{failed} of {} scenarios failed", scenarios.len()));
+        reasons.push(format!("{failed} of {ran} scenarios failed"));
     }
     if skipped > 0 {
         reasons.push(format!("{skipped} scenarios were skipped"));
     }
     let verdict = if reasons.is_empty() {
-        reasons.push(format!("all {} scenarios passed", scenarios.len()));
+        reasons.push(format!("all {ran} scenarios passed"));
         Verdict::Pass
     } else {
         Verdict::Fail
     };
+    if not_run > 0 {
+        reasons.push(format!(
+            "{not_run} not run: they cannot run against this target (each says why)"
+        ));
+    }
     RunSummary {
         schema_version: SCHEMA_VERSION,
         run_id: run_id.to_owned(),
@@ -411,5 +507,6 @@ fn summarize(
         environment,
         features,
         load: None,
+        notes: Vec::new(),
     }
 }

@@ -485,7 +485,14 @@ impl GoldenWorld {
         }
         match collected {
             Ok(events) => {
-                for event in &events.events {
+                // The first event of each kind: an agent that thinks twice is timed to
+                // its first thought, as a user sees it.
+                let mut seen = std::collections::HashSet::new();
+                for event in events
+                    .events
+                    .iter()
+                    .filter(|e| seen.insert(e.kind.name.as_str()))
+                {
                     self.samples.push(EventSample {
                         event: event.kind.name.clone(),
                         requested_at,
@@ -731,6 +738,12 @@ pub fn quiet_period(timeouts: &crate::contract::Timeouts) -> Duration {
 
 impl crate::load::VirtualUser for GoldenWorld {
     type Context = Arc<RunContext>;
+
+    fn not_run_under_load(step: &cucumber::gherkin::Step) -> Option<&'static str> {
+        super::steps::WHOLE_STACK_STEPS
+            .contains(&step.value.as_str())
+            .then_some("it restarts the whole stack; the profile's restart_at does that once")
+    }
 
     fn virtual_user(context: &Self::Context, _index: u64) -> Self {
         GoldenWorld::virtual_user(context.clone())

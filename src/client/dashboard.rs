@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 
 use super::StackClient;
 use super::error::{ClientError, excerpt};
-use super::read::opt_str;
+use super::read::{field, opt_str};
 use super::ws::{self, Incoming, Ws};
 use crate::contract::Contract;
 
@@ -188,11 +188,10 @@ impl DashboardSocket {
         let kind = opt_str(&value, &f.kind);
         let timestamp = opt_str(&value, &f.timestamp);
         // Payloads are in `data`; fall back to the top level for stacks that flatten.
-        let data = value
-            .get(&f.data)
+        let data = field(&value, &d.data)
             .filter(|d| d.is_object())
             .unwrap_or(&value);
-        let u = |k: &str| data.get(k).and_then(Value::as_u64);
+        let u = |k: &str| field(data, k).and_then(Value::as_u64);
         let s = |k: &str| opt_str(data, k);
         Ok(match kind.as_deref() {
             Some(k) if k == ev.connection_ack => DashboardFrame::ConnectionAck { timestamp },
@@ -211,7 +210,7 @@ impl DashboardSocket {
                 run_id: s(&f.run_id),
                 response_length: u(&d.response_length),
                 model: s(&d.model),
-                latency_ms: data.get(&d.latency_ms).and_then(Value::as_f64),
+                latency_ms: field(data, &d.latency_ms).and_then(Value::as_f64),
             },
             Some(k) if k == ev.error => DashboardFrame::Error {
                 error_type: s(&d.error_type),

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use tracing::Instrument as _;
 
 use super::error::{ClientError, excerpt};
-use super::read::opt_str;
+use super::read::{field, opt_str};
 use super::ws::{self, Incoming, Ws, human};
 use super::{Session, StackClient};
-use crate::contract::Contract;
+use crate::contract::{Contract, Selects};
 
 /// How the socket authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,6 +63,14 @@ pub struct EventKind {
     pub name: String,
     /// Index in `Events::agent_sequence` (0 = `agent_started`), or None.
     pub index: Option<usize>,
+}
+
+impl AgentEvent {
+    /// A field of the event's data, named as the configuration names it (a key, or a
+    /// JSON pointer such as `/detail/tool`).
+    pub fn data_field(&self, name: &str) -> Option<&Value> {
+        field(&self.data, name)
+    }
 }
 
 impl fmt::Display for EventKind {
@@ -139,7 +147,7 @@ impl RunEvents {
     /// The agent's answer: `data.<result_field>` of the last event (`agent_completed`);
     /// the field's name is `fields.result` of the configuration.
     pub fn result(&self, result_field: &str) -> Option<&Value> {
-        self.events.last().and_then(|e| e.data.get(result_field))
+        self.events.last().and_then(|e| e.data_field(result_field))
     }
 
     /// Time from the start of waiting to the last event.
@@ -178,7 +186,8 @@ pub enum RunEnd {
 pub struct EventsIncomplete {
     /// The run whose events were awaited.
     pub run_id: String,
-    /// The configured event names, in order.
+    /// The configured event names, in order; or, when `events.sequence` is a pattern,
+    /// that pattern alone.
     pub expected: Vec<String>,
     /// The time allowed for all of them to arrive.
     pub within: Duration,
@@ -202,11 +211,21 @@ impl fmt::Display for EventsIncomplete {
         } else {
             ""
         };
-        write!(
-            f,
-            "expected the {n} agent events{in_order} within {}; ",
-            human(self.within)
-        )?;
+        if let [pattern] = self.expected.as_slice()
+            && pattern.contains(char::is_whitespace)
+        {
+            write!(
+                f,
+                "expected the agent events {pattern:?} within {}; ",
+                human(self.within)
+            )?;
+        } else {
+            write!(
+                f,
+                "expected the {n} agent events{in_order} within {}; ",
+                human(self.within)
+            )?;
+        }
         let names: Vec<&str> = self.got.iter().map(|e| e.kind.name.as_str()).collect();
         match (&self.ended, names.is_empty()) {
             (Some(RunEnd::Silence { silence }), true) => {
@@ -320,8 +339,15 @@ pub(super) async fn connect(
         (_, None) => {}
     }
     let timeout = contract.timeouts.socket_connect;
-    let wanted = wsc.subprotocol.clone();
     let token_prefix = wsc.token_prefix.clone();
+    let wanted = match (wsc.selects, session) {
+        (Selects::Token, Some(s)) => format!("{token_prefix}{}", s.token),
+        _ => wsc.subprotocol.clone(),
+    };
+    let wanted_name = match wsc.selects {
+        Selects::Token => format!("the token protocol {token_prefix}<token>"),
+        Selects::Subprotocol => wanted.clone(),
+    };
     let span =
         tracing::info_span!("ws_connect", path = %path, ?auth, status = tracing::field::Empty);
     async move {
@@ -351,7 +377,7 @@ pub(super) async fn connect(
             return Err(ClientError::Handshake {
                 path,
                 status: Some(101),
-                detail: format!("the server selected {what:?} instead of {wanted}"),
+                detail: format!("the server selected {what:?} instead of {wanted_name}"),
             });
         }
         // The first frame must be connection_established.
@@ -474,7 +500,17 @@ impl AgentEventSocket {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let want = self.contract.limits.events_per_run;
+        // The contract's five, checked one by one; or a pattern, checked as a whole
+        // once the run's last event (agent_completed) has come.
+        let pattern = if self.contract.events.is_contract_sequence() {
+            None
+        } else {
+            self.contract.events.sequence_regex().ok()
+        };
+        let want = match pattern {
+            None => self.contract.limits.events_per_run,
+            Some(_) => MAX_EVENTS_PER_RUN,
+        };
         let last_index = expected.len() - 1;
         let mut got: Vec<AgentEvent> = Vec::new();
         let mut others: Vec<String> = Vec::new();
@@ -512,7 +548,10 @@ impl AgentEventSocket {
         }
         .instrument(span)
         .await;
-        let problems = sequence_problems(&expected, want, &got);
+        let problems = match &pattern {
+            None => sequence_problems(&expected, want, &got),
+            Some(re) => pattern_problems(re, &self.contract.events.sequence, &got),
+        };
         tracing::debug!(events = got.len(), problems = problems.len(), "collected");
         if ended.is_none() && problems.is_empty() {
             Ok(RunEvents {
@@ -524,7 +563,10 @@ impl AgentEventSocket {
         } else {
             Err(EventsIncomplete {
                 run_id: run_id.to_owned(),
-                expected,
+                expected: match &pattern {
+                    None => expected,
+                    Some(_) => vec![self.contract.events.sequence.clone()],
+                },
                 within: timeout,
                 got,
                 ended,
@@ -614,7 +656,7 @@ fn parse_frame(
         });
     }
     let index = ev.agent_index(&name);
-    if index.is_none() && value.get(&f.run_id).is_none() {
+    if index.is_none() && field(&value, &f.run_id).is_none() {
         return Ok(AgentFrame::Other {
             kind,
             value,
@@ -630,16 +672,53 @@ fn parse_frame(
         kind: EventKind { name, index },
         run_id: opt_str(&value, &f.run_id).unwrap_or_default(),
         thread_id: opt_str(&value, &f.thread_id),
-        seq: value.get(&f.seq).and_then(Value::as_u64),
+        seq: field(&value, &f.seq).and_then(Value::as_u64),
         timestamp,
         timestamp_raw,
-        data: value.get(&f.data).cloned().unwrap_or(Value::Null),
+        data: field(&value, &f.data).cloned().unwrap_or(Value::Null),
         received_at,
     }))
 }
 
 /// What is wrong with a run's events: unknown types, duplicates, order, missing
 /// events, and `seq` numbers that are absent, repeated, out of order or missing.
+/// How many events one run may send when `events.sequence` is a pattern: a bound on
+/// the wait for its last event, not a rule of the contract.
+const MAX_EVENTS_PER_RUN: usize = 1024;
+
+/// What is wrong with a run's events against `events.sequence` as a pattern: events of
+/// other types, a sequence the pattern does not match, `seq` not counting 1, 2, 3, ….
+fn pattern_problems(re: &regex::Regex, pattern: &str, got: &[AgentEvent]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let letters: String = got
+        .iter()
+        .map(|e| match e.kind.index {
+            Some(i) => char::from(b'a' + i as u8),
+            None => {
+                problems.push(format!("unexpected event type {:?}", e.kind.name));
+                '-'
+            }
+        })
+        .collect();
+    if problems.is_empty() && !re.is_match(&letters) {
+        problems.push(format!("they do not follow events.sequence {pattern:?}"));
+    }
+    if let Some((i, e)) = got
+        .iter()
+        .enumerate()
+        .find(|(i, e)| e.seq != Some(*i as u64 + 1))
+    {
+        problems.push(format!(
+            "event {} ({}) has seq {}, expected {}",
+            i + 1,
+            e.kind.name,
+            e.seq.map_or("none".into(), |s| s.to_string()),
+            i + 1
+        ));
+    }
+    problems
+}
+
 fn sequence_problems(expected: &[String], want: usize, got: &[AgentEvent]) -> Vec<String> {
     let mut problems = Vec::new();
     let mut seen = vec![0usize; expected.len()];

@@ -10,15 +10,30 @@ pub(crate) fn error_envelope(
     fields: &crate::contract::Fields,
     json: &Value,
 ) -> Option<(Option<String>, Option<String>)> {
-    let err = json.get(&fields.error)?;
+    let err = field(json, &fields.error)?;
     Some((
         opt_str(err, &fields.error_code),
         opt_str(err, &fields.error_message),
     ))
 }
 
+/// The value a configured field name designates in `v`: a plain name is a key of the
+/// object (`access_token`), a name starting with `/` is a JSON pointer into it
+/// (`/data/access_token`, RFC 6901), and the empty name is `v` itself (an event's data
+/// at the frame's top level).
+pub(crate) fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    if name.is_empty() {
+        Some(v)
+    } else if name.starts_with('/') {
+        v.pointer(name)
+    } else {
+        v.get(name)
+    }
+}
+
+/// A string field (see [`field`]), when it is there and is a string.
 pub(crate) fn opt_str(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
+    field(v, key).and_then(Value::as_str).map(str::to_owned)
 }
 
 /// Every error of `e`'s chain, `e` first. An `io::Error`'s `source` skips the error it

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::error::{self, ClientError};
 use super::read::opt_str;
-use super::read::{error_envelope, root_reason};
+use super::read::{error_envelope, field, root_reason};
 use super::types::*;
 use super::{AgentEventSocket, DashboardSocket, SocketAuth, SocketPath};
 use super::{dashboard, events, pick, success, transport};
@@ -177,7 +177,7 @@ impl StackClient {
         Ok(LoggedIn {
             session,
             token_type: opt_str(&r.json, &f.token_type),
-            expires_in: r.json.get(&f.expires_in).and_then(Value::as_i64),
+            expires_in: field(&r.json, &f.expires_in).and_then(Value::as_i64),
         })
     }
 
@@ -246,7 +246,7 @@ impl StackClient {
             run_id: self.req_str(&r, &r.json, &f.run_id)?,
             thread_id: opt_str(&r.json, &f.thread_id),
             status: self.req_str(&r, &r.json, &f.status)?,
-            result: r.json.get(&f.result).filter(|v| !v.is_null()).cloned(),
+            result: field(&r.json, &f.result).filter(|v| !v.is_null()).cloned(),
         })
     }
 
@@ -388,6 +388,28 @@ impl StackClient {
         // Checked as a whole: serde_json's slice reader checks each string on its own,
         // which for this answer's short strings cost about eight times as much.
         let body = std::str::from_utf8(&answer.body).map_err(|_| not_json(&answer))?;
+        let names = [
+            &f.status,
+            &f.boot_id,
+            &f.version,
+            &f.started_at,
+            &f.uptime_s,
+        ];
+        if !f.answer.is_empty() || names.iter().any(|n| n.starts_with('/') || n.is_empty()) {
+            // Fields inside the answer (an envelope): read the whole document.
+            let json: Value = serde_json::from_str(body).map_err(|_| not_json(&answer))?;
+            let Some(json) = self.unwrap_answer(json) else {
+                return Err(answer.decode(format!("no answer at `{}` (fields.answer)", f.answer)));
+            };
+            let reply = Reply { answer, json };
+            return Ok(Health {
+                status: self.req_str(&reply, &reply.json, &f.status)?,
+                boot_id: self.req_str(&reply, &reply.json, &f.boot_id)?,
+                version: opt_str(&reply.json, &f.version),
+                started_at: opt_str(&reply.json, &f.started_at),
+                uptime_s: field(&reply.json, &f.uptime_s).and_then(Value::as_f64),
+            });
+        }
         let [status, boot_id, version, started_at, uptime_s] = pick::pick(
             body,
             [
@@ -433,8 +455,12 @@ impl StackClient {
             detail: "the body is not JSON".into(),
             body_excerpt: error::excerpt(&raw.body, 200),
         })?;
-        let services = json
-            .get(&f.services)
+        // A 503 may come without the envelope; read what there is.
+        let json = match self.unwrap_answer(json.clone()) {
+            Some(inner) => inner,
+            None => json,
+        };
+        let services = field(&json, &f.services)
             .and_then(Value::as_object)
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
@@ -686,7 +712,13 @@ impl StackClient {
             .call_text(method, path, params, session, body, expected)
             .await?;
         match serde_json::from_slice(&answer.body) {
-            Ok(json) => Ok(Reply { answer, json }),
+            Ok(json) => match self.unwrap_answer(json) {
+                Some(json) => Ok(Reply { answer, json }),
+                None => Err(answer.decode(format!(
+                    "no answer at `{}` (fields.answer)",
+                    self.contract.fields.answer
+                ))),
+            },
             Err(_) => Err(not_json(&answer)),
         }
     }
@@ -737,8 +769,18 @@ impl StackClient {
         }
     }
 
+    /// The part of a successful answer that holds its fields (`fields.answer`).
+    fn unwrap_answer(&self, json: Value) -> Option<Value> {
+        let at = &self.contract.fields.answer;
+        if at.is_empty() {
+            Some(json)
+        } else {
+            field(&json, at).cloned()
+        }
+    }
+
     fn req_str(&self, r: &Reply<'_>, v: &Value, key: &str) -> Result<String, ClientError> {
-        match v.get(key) {
+        match field(v, key) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(other) => Err(decode(
                 r,
@@ -749,7 +791,7 @@ impl StackClient {
     }
 
     fn req_array<'a>(&self, r: &'a Reply, key: &str) -> Result<&'a Vec<Value>, ClientError> {
-        match r.json.get(key) {
+        match field(&r.json, key) {
             Some(Value::Array(a)) => Ok(a),
             Some(other) => Err(decode(
                 r,

@@ -796,6 +796,9 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
     // One clock reading per step: a step starts when the one before it ended.
     let mut t0 = began;
     for (pos, step) in scenario.steps.iter().enumerate() {
+        if step.not_run {
+            continue;
+        }
         vu.step_timer
             .as_mut()
             .reset((t0 + worker.shape.step_timeout).into());

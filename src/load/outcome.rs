@@ -77,6 +77,7 @@ pub fn distribution(name: &str, s: &Series, hlog: Option<String>) -> Distributio
         max_us: if h.is_empty() { 0 } else { h.max() },
         mean_us: if h.is_empty() { 0.0 } else { h.mean() },
         hlog,
+        not_run: None,
     }
 }
 
@@ -112,12 +113,16 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         .plan_steps
         .iter()
         .enumerate()
-        .map(|(i, s)| {
-            distribution(
+        .map(|(i, s)| match s.not_run {
+            Some(reason) => Distribution {
+                not_run: Some(reason.to_owned()),
+                ..distribution(&s.name, series(&SeriesKey::Step(i)), None)
+            },
+            None => distribution(
                 &s.name,
                 series(&SeriesKey::Step(i)),
                 c.hlog_path(&SeriesKey::Step(i)),
-            )
+            ),
         })
         .collect();
     let events: Vec<Distribution> = totals
@@ -326,6 +331,7 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         environment: f.environment.clone(),
         features: Vec::new(),
         load: Some(load),
+        notes: Vec::new(),
     };
     let text = render_text(&summary, f);
     Built {

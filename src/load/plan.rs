@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use cucumber::codegen::WorldInventory;
 use cucumber::gherkin::{self, tagexpr::TagOperation};
 use cucumber::tag::Ext as _;
 
@@ -43,6 +42,8 @@ pub struct PlannedStep<W> {
     pub id: usize,
     pub func: cucumber::Step<W>,
     pub context: cucumber::step::Context,
+    /// Virtual users do not run it (`VirtualUser::not_run_under_load`).
+    pub not_run: bool,
 }
 
 /// A step position, for reports and thresholds.
@@ -55,6 +56,8 @@ pub struct StepInfo {
     pub text: String,
     pub scenario: usize,
     pub location: String,
+    /// Why virtual users do not run this step, when they do not.
+    pub not_run: Option<&'static str>,
 }
 
 impl StepInfo {
@@ -122,7 +125,7 @@ pub fn parse_tags(expr: &str) -> Result<TagOperation, PlanError> {
     })
 }
 
-impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
+impl<W: super::VirtualUser> Plan<W> {
     /// Parses `paths`, keeps the scenarios whose tags (feature, rule and scenario tags
     /// together) satisfy `tags`, and resolves every step in `W::collection()`.
     pub fn build(paths: &[PathBuf], tags: &str) -> Result<Plan<W>, PlanError> {
@@ -183,16 +186,19 @@ impl<W: cucumber::World + WorldInventory + fmt::Debug> Plan<W> {
                             }
                         };
                         let id = plan.steps.len();
+                        let not_run = W::not_run_under_load(step);
                         plan.steps.push(StepInfo {
                             name,
                             text: step.value.clone(),
                             scenario: index,
                             location,
+                            not_run,
                         });
                         steps.push(PlannedStep {
                             id,
                             func: *func,
                             context,
+                            not_run: not_run.is_some(),
                         });
                     }
                     plan.scenarios.push(PlannedScenario {

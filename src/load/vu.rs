@@ -76,6 +76,16 @@ pub trait VirtualUser:
         None
     }
 
+    /// Why virtual users do not run `step`, when they must not: a step that acts on the
+    /// whole stack (a restart: the profile's `restart_at` does that once, not each
+    /// user). The engine then never executes it, and every report shows it as not run
+    /// under load, with this reason and no latency figures. `None` (the default): the
+    /// step runs.
+    fn not_run_under_load(step: &cucumber::gherkin::Step) -> Option<&'static str> {
+        let _ = step;
+        None
+    }
+
     /// A typed kind for the last step failure (`"http_5xx"`, `"socket_closed"`,
     /// `"event_timeout"`), if the World tracks one. Errors are grouped by the failing
     /// step and this kind; without it, by the step and the panic's source location.

@@ -5,7 +5,8 @@
 //!   `goldenpath.host`: who made it, for [`sweep_orphans`](super::sweep_orphans)).
 //! - The host port is looked up again on every [`ManagedStack::base_url`] call: the engine may
 //!   publish a different host port after each restart.
-//! - Readiness is always our own poll of `GET /health` (testcontainers' `start()` after `stop()`
+//! - Readiness is always our own poll of the health route through the one client, with the
+//!   contract's path, fields and healthy value (testcontainers' `start()` after `stop()`
 //!   does not re-run ready conditions).
 //! - The data lives in the image's anonymous `/data` volume, which belongs to the container: it
 //!   survives restarts of the container and is removed with it (`docker rm -v`).
@@ -13,8 +14,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use futures_util::StreamExt;
-use serde::Deserialize;
 use testcontainers::bollard::Docker;
 use testcontainers::bollard::models::{NetworkCreateRequest, RestartPolicy, RestartPolicyNameEnum};
 use testcontainers::bollard::query_parameters::LogsOptions;
@@ -28,12 +30,17 @@ use super::engine::{self, HOST_LABEL, PID_LABEL, RUN_LABEL};
 use super::error::{ProvisionError, Result};
 use super::image::{CONTAINER_PORT, StackImage};
 use super::stack_env::StackEnv;
+use crate::client::{Health, StackClient};
+use crate::contract::Contract;
 
 /// How to start a stack.
 #[derive(Debug, Clone)]
 pub struct StackOptions {
     /// The stack's environment.
     pub env: StackEnv,
+    /// How the stack spells its API: readiness is its health route, fields and
+    /// healthy value (`values.healthy`), asked through the one client.
+    pub contract: Arc<Contract>,
     /// Value of the `goldenpath.run` label; one per goldenpath run.
     pub run_id: String,
     /// How long the stack may take to answer `GET /health` with 200, at start and after a restart.
@@ -51,6 +58,7 @@ impl Default for StackOptions {
     fn default() -> Self {
         Self {
             env: StackEnv::contract_defaults(),
+            contract: Arc::new(Contract::default()),
             run_id: new_run_id(),
             ready_timeout: Duration::from_secs(60),
             stop_timeout_s: 10,
@@ -68,24 +76,6 @@ pub fn new_run_id() -> String {
     )
 }
 
-/// The body of `GET /health` (contract §7), as far as provisioning needs it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct StackHealth {
-    /// `healthy` (anything else is not treated as healthy).
-    pub status: String,
-    /// New at every process start: a different one proves a restart happened.
-    pub boot_id: String,
-    /// The stack's version; None when absent.
-    #[serde(default)]
-    pub version: Option<String>,
-    /// When the process started (RFC 3339); None when absent.
-    #[serde(default)]
-    pub started_at: Option<String>,
-    /// Seconds since the process started; None when absent.
-    #[serde(default)]
-    pub uptime_s: Option<f64>,
-}
-
 /// A running stack container with its own network. Removed on [`ManagedStack::shutdown`], on
 /// drop, and on SIGINT/SIGTERM.
 pub struct ManagedStack {
@@ -99,7 +89,6 @@ pub struct ManagedStack {
     image: String,
     options: StackOptions,
     host: String,
-    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for ManagedStack {
@@ -215,10 +204,6 @@ impl ManagedStack {
             volume,
             image: image.reference(),
             host: engine::published_host(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(3))
-                .build()
-                .expect("a reqwest client with default TLS settings"),
             options,
         };
         stack.wait_healthy(stack.options.ready_timeout).await?;
@@ -285,27 +270,19 @@ impl ManagedStack {
         Ok(format!("http://{}:{port}", self.host))
     }
 
-    /// One `GET /health`; `Err` with a short description unless it is 200 and healthy.
-    pub async fn health(&self) -> std::result::Result<(String, StackHealth), String> {
+    /// One health check through the one client; `Err` with a short description unless
+    /// the stack answers healthy (`values.healthy`).
+    pub async fn health(&self) -> std::result::Result<(String, Health), String> {
         let base = self.base_url().await.map_err(|e| e.to_string())?;
-        let response = self
-            .http
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .map_err(|e| format!("GET {base}/health: {}", error_chain(&e)))?;
-        let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| format!("GET {base}/health: reading the body: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("GET {base}/health answered {status}: {body}"));
-        }
-        let health: StackHealth = serde_json::from_str(&body)
-            .map_err(|e| format!("GET {base}/health: unexpected body ({e}): {body}"))?;
-        if health.status != "healthy" {
-            return Err(format!("GET {base}/health: status {:?}", health.status));
+        let client =
+            StackClient::new(&base, self.options.contract.clone()).map_err(|e| e.to_string())?;
+        let health = client.health().await.map_err(|e| e.to_string())?;
+        let healthy = &self.options.contract.values.healthy;
+        if &health.status != healthy {
+            return Err(format!(
+                "{base}{}: status {:?}, expected {healthy:?}",
+                self.options.contract.paths.health, health.status
+            ));
         }
         Ok((base, health))
     }
@@ -323,8 +300,8 @@ impl ManagedStack {
         }
     }
 
-    /// Polls `GET /health` until it is 200 and healthy, or `timeout` passes.
-    pub async fn wait_healthy(&self, timeout: Duration) -> Result<StackHealth> {
+    /// Polls the health route until it answers healthy, or `timeout` passes.
+    pub async fn wait_healthy(&self, timeout: Duration) -> Result<Health> {
         let started = Instant::now();
         let mut last = String::from("not polled yet");
         while started.elapsed() < timeout {
@@ -478,15 +455,4 @@ impl Drop for ManagedStack {
         }
         cleanup::untrack(&self.name);
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }

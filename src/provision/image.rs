@@ -135,6 +135,14 @@ pub async fn build_reference_binary() -> Result<PathBuf> {
         args.join(" ")
     );
     info!(%command, "building the reference stack");
+    let binary = target_dir.join(&triple).join("release").join("agent-stack");
+    if !binary.exists() {
+        // Minutes of silence look like a hang: say what is happening, once.
+        eprintln!(
+            "goldenpath: building the reference stack image, first time only: a few minutes \
+             on 2 cores (`{command}`)"
+        );
+    }
     let started = Instant::now();
     let output = tokio::process::Command::new(&cargo)
         .args(&args)
@@ -155,7 +163,7 @@ pub async fn build_reference_binary() -> Result<PathBuf> {
         });
     }
     info!(elapsed = ?started.elapsed(), "reference stack built");
-    Ok(target_dir.join(triple).join("release").join("agent-stack"))
+    Ok(binary)
 }
 
 async fn host_triple() -> Result<String> {

@@ -33,7 +33,7 @@ pub use cleanup::{
     sweep_orphans,
 };
 pub(crate) use cleanup::{clear_interrupt_hook, on_interrupt, shutting_down};
-pub use container::{ManagedStack, StackHealth, StackOptions, new_run_id};
+pub use container::{ManagedStack, StackOptions, new_run_id};
 pub use engine::{HOST_LABEL, PID_LABEL, RUN_LABEL, connect as connect_engine, host_name};
 pub use error::ProvisionError;
 pub use image::{

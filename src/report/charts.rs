@@ -39,7 +39,10 @@ pub(crate) fn load_charts(load: &LoadResult, run_dir: Option<&Path>) -> Vec<Char
                 .chain(&load.scenarios)
                 .collect(),
         ),
-        ("Latency distribution: steps", load.steps.iter().collect()),
+        (
+            "Latency distribution: steps",
+            load.steps.iter().filter(|d| d.not_run.is_none()).collect(),
+        ),
         (
             "Latency distribution: agent events",
             load.events.iter().collect(),

@@ -366,6 +366,7 @@ fn status_word(s: Option<Status>) -> &'static str {
         Some(Status::Passed) => "passed",
         Some(Status::Failed) => "failed",
         Some(Status::Skipped) => "skipped",
+        Some(Status::NotRun) => "not run",
         None => "—",
     }
 }

@@ -59,6 +59,11 @@ pub(crate) fn render(summary: &RunSummary, run_dir: Option<&Path>) -> String {
                                 @for r in &summary.reasons { li { (r) } }
                             }
                         }
+                        @if !summary.notes.is_empty() {
+                            ul.notes {
+                                @for n in &summary.notes { li { "Note: " (n) } }
+                            }
+                        }
                     }
                 }
                 main {
@@ -153,11 +158,20 @@ fn status_word(s: Status) -> &'static str {
         Status::Passed => "passed",
         Status::Failed => "failed",
         Status::Skipped => "skipped",
+        Status::NotRun => "not run",
+    }
+}
+
+/// The CSS class of a status: its word, with no space.
+fn status_class(s: Status) -> &'static str {
+    match s {
+        Status::NotRun => "not-run",
+        other => status_word(other),
     }
 }
 
 fn badge(s: Status) -> Markup {
-    html! { span class={ "badge " (status_word(s)) } { (status_word(s)) } }
+    html! { span class={ "badge " (status_class(s)) } { (status_word(s)) } }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -165,6 +179,7 @@ struct Counts {
     passed: usize,
     failed: usize,
     skipped: usize,
+    not_run: usize,
     duration_us: u64,
 }
 
@@ -175,6 +190,7 @@ fn counts<'a>(scenarios: impl IntoIterator<Item = &'a ScenarioResult>) -> Counts
             Status::Passed => c.passed += 1,
             Status::Failed => c.failed += 1,
             Status::Skipped => c.skipped += 1,
+            Status::NotRun => c.not_run += 1,
         }
         c.duration_us += s.duration_us;
     }
@@ -234,7 +250,9 @@ fn acceptance(features: &[FeatureResult]) -> Markup {
                 (features.len()) " features · "
                 span.passed-text { (all.passed) " passed" } " · "
                 span.failed-text { (all.failed) " failed" } " · "
-                (all.skipped) " skipped · " (steps) " steps · " (duration_us(all.duration_us))
+                (all.skipped) " skipped · "
+                @if all.not_run > 0 { span.not-run-text { (all.not_run) " not run" } " · " }
+                (steps) " steps · " (duration_us(all.duration_us))
             }
             table.features {
                 thead { tr { th { "Feature" } th.num { "Passed" } th.num { "Failed" } th.num { "Skipped" } th.num { "Time" } } }
@@ -266,7 +284,7 @@ fn acceptance(features: &[FeatureResult]) -> Markup {
 fn scenario(f: &FeatureResult, s: &ScenarioResult, log_tail: Option<&(String, String)>) -> Markup {
     let failed = s.status == Status::Failed;
     html! {
-        details class={ "scenario " (status_word(s.status)) } open[failed] {
+        details class={ "scenario " (status_class(s.status)) } open[failed] {
             summary {
                 (badge(s.status)) " "
                 strong { (s.name) }
@@ -274,11 +292,14 @@ fn scenario(f: &FeatureResult, s: &ScenarioResult, log_tail: Option<&(String, St
                 @for t in &s.tags { " " span.tag { (t) } }
                 span.dur { (duration_us(s.duration_us)) }
             }
+            @if let Some(reason) = &s.not_run {
+                p.not-run-reason { "Not run: " (reason) }
+            }
             table.steps {
                 thead { tr { th.status { "Status" } th { "Step" } th.num { "Line" } th.num { "Time" } } }
                 tbody {
                     @for step in &s.steps {
-                        tr class=(status_word(step.status)) {
+                        tr class=(status_class(step.status)) {
                             td.status { (badge(step.status)) }
                             td { span.kw { (step.keyword.trim()) } " " (step.text) }
                             td.num { (step.line) }
@@ -338,6 +359,12 @@ fn distribution_table(
                 @for d in rows {
                     @let mine = scoped(thresholds, &d.name);
                     @let bad = d.errors > 0 || mine.iter().any(|t| !t.passed);
+                    @if let Some(reason) = &d.not_run {
+                        tr.not-run {
+                            td { (d.name) }
+                            td colspan="10" { span class="badge not-run" { "not run" } " under load: " (reason) }
+                        }
+                    } @else {
                     tr class=[bad.then_some("failed")] {
                         td { (d.name) }
                         td.num { (count(d.count)) }
@@ -350,6 +377,7 @@ fn distribution_table(
                         td.num { (ms(d.p999_us)) }
                         td.num { (ms(d.max_us)) }
                         td { (threshold_badges(&mine)) }
+                    }
                     }
                 }
             }

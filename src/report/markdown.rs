@@ -63,7 +63,10 @@ pub(crate) fn render(s: &RunSummary) -> String {
     for r in &s.reasons {
         let _ = writeln!(out, "- {}", text(r));
     }
-    if !s.reasons.is_empty() {
+    for n in &s.notes {
+        let _ = writeln!(out, "- Note: {}", text(n));
+    }
+    if !s.reasons.is_empty() || !s.notes.is_empty() {
         out.push('\n');
     }
 
@@ -115,13 +118,30 @@ pub(crate) fn render(s: &RunSummary) -> String {
 fn acceptance(out: &mut String, s: &RunSummary) {
     let all: Vec<_> = s.features.iter().flat_map(|f| &f.scenarios).collect();
     let n = |st: Status| all.iter().filter(|x| x.status == st).count();
+    let not_run = n(Status::NotRun);
     let _ = writeln!(
         out,
-        "### Scenarios: {} passed, {} failed, {} skipped\n",
+        "### Scenarios: {} passed, {} failed, {} skipped{}\n",
         n(Status::Passed),
         n(Status::Failed),
-        n(Status::Skipped)
+        n(Status::Skipped),
+        if not_run > 0 {
+            format!(", {not_run} not run")
+        } else {
+            String::new()
+        }
     );
+    for sc in all.iter().filter(|x| x.status == Status::NotRun) {
+        let _ = writeln!(
+            out,
+            "- Not run: {} ({})",
+            text(&sc.name),
+            text(sc.not_run.as_deref().unwrap_or_default())
+        );
+    }
+    if not_run > 0 {
+        out.push('\n');
+    }
     out.push_str("| Feature | Passed | Failed | Skipped |\n|---|---:|---:|---:|\n");
     for f in &s.features {
         let n = |st: Status| f.scenarios.iter().filter(|x| x.status == st).count();
@@ -178,6 +198,14 @@ fn acceptance(out: &mut String, s: &RunSummary) {
 }
 
 fn dist_row(out: &mut String, name: &str, d: &Distribution) {
+    if let Some(reason) = &d.not_run {
+        let _ = writeln!(
+            out,
+            "| {name} | not run under load: {} | | | | |",
+            text(reason)
+        );
+        return;
+    }
     let _ = writeln!(
         out,
         "| {} | {} | {} ({}) | {} | {} | {} |",

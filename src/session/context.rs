@@ -46,6 +46,7 @@ pub struct StackFactory {
     env: StackEnv,
     run_id: String,
     ready_timeout: std::time::Duration,
+    contract: Arc<Contract>,
 }
 
 impl StackFactory {
@@ -56,6 +57,7 @@ impl StackFactory {
             image,
             run_id: run_id.to_owned(),
             ready_timeout: contract.timeouts.restart_comeback,
+            contract: Arc::new(contract.clone()),
         }
     }
 
@@ -68,6 +70,7 @@ impl StackFactory {
     pub async fn start(&self) -> Result<Arc<StackTarget>, TargetError> {
         let options = StackOptions {
             env: self.env.clone(),
+            contract: self.contract.clone(),
             run_id: self.run_id.clone(),
             ready_timeout: self.ready_timeout,
             ..StackOptions::default()

@@ -100,8 +100,16 @@ async fn events_carry_data(w: &mut GoldenWorld) {
         .unwrap_or_default();
     let words = message.split_whitespace().count() as u64;
     let f = &w.contract().fields;
+    let names = w.contract().events.agent_sequence();
     let events = &w.run_events().events;
-    let data = |i: usize| &events[i].data;
+    // The first event of each kind (an agent may think, or call tools, more than once).
+    let first = |i: usize| {
+        events
+            .iter()
+            .find(|e| e.kind.index == Some(i))
+            .unwrap_or_else(|| panic!("no {} event arrived", names[i]))
+    };
+    let data = |i: usize| &first(i).data;
     // The string fields each event carries, in the contract's order of events.
     let strings: [&[&str]; 5] = [
         &[&f.agent],
@@ -113,28 +121,30 @@ async fn events_carry_data(w: &mut GoldenWorld) {
     for (i, keys) in strings.iter().enumerate() {
         for key in *keys {
             assert!(
-                data(i).get(*key).and_then(|v| v.as_str()).is_some(),
+                first(i).data_field(key).and_then(|v| v.as_str()).is_some(),
                 "{} has no string data.{key}: {}",
-                events[i].kind,
+                first(i).kind,
                 data(i)
             );
         }
     }
-    let output = data(3)
-        .get(&f.tool_output)
+    let output = first(3)
+        .data_field(&f.tool_output)
         .and_then(serde_json::Value::as_u64);
     assert_eq!(
         output,
         Some(words),
         "{} data.{} is {:?}, expected the word count {words} as a number",
-        events[3].kind,
+        first(3).kind,
         f.tool_output,
-        data(3).get(&f.tool_output)
+        first(3).data_field(&f.tool_output)
     );
     assert!(
-        data(4).get(&f.duration_ms).is_some_and(|d| d.is_number()),
+        first(4)
+            .data_field(&f.duration_ms)
+            .is_some_and(|d| d.is_number()),
         "{} has no numeric data.{}: {}",
-        events[4].kind,
+        first(4).kind,
         f.duration_ms,
         data(4)
     );

@@ -20,6 +20,15 @@ use std::time::Duration;
 use super::world::GoldenWorld;
 use crate::client::{AgentEventSocket, AgentFrame, ClientError, DashboardFrame, DashboardSocket};
 
+/// Steps that act on the whole stack (restarts): virtual users of a load run do not run
+/// them (`restart_at` restarts the stack once), and every report says so. Each text is
+/// exactly one step definition's (a test holds them against the definitions).
+pub(crate) const WHOLE_STACK_STEPS: [&str; 3] = [
+    "the backend is restarted by an administrator",
+    "the container engine stops and starts the backend",
+    "the backend comes back with a new boot id",
+];
+
 /// `the request is refused with status N` and friends, shared by every feature.
 pub(crate) fn expect_status(world: &GoldenWorld, expected: u16, code: Option<&str>) {
     let (status, got_code, said) = world.last_answer();
@@ -86,6 +95,38 @@ pub(crate) async fn watch<S: Frames, T>(
         }
         if let Seen::Done(value) = seen(socket.next_frame(left).await) {
             return Some(value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cucumber::World as _;
+    use cucumber::gherkin::{Step, StepType};
+
+    use super::*;
+
+    /// Every whole-stack step text is a step definition's: a reworded step would
+    /// otherwise silently run under load again.
+    #[test]
+    fn whole_stack_steps_name_real_definitions() {
+        let collection = GoldenWorld::collection();
+        for text in WHOLE_STACK_STEPS {
+            let found = [StepType::Given, StepType::When, StepType::Then]
+                .into_iter()
+                .any(|ty| {
+                    let step = Step {
+                        keyword: String::new(),
+                        ty,
+                        value: text.into(),
+                        docstring: None,
+                        table: None,
+                        span: Default::default(),
+                        position: Default::default(),
+                    };
+                    matches!(collection.find(&step), Ok(Some(_)))
+                });
+            assert!(found, "no step definition is {text:?}");
         }
     }
 }

@@ -1,13 +1,13 @@
 //! Restarts: by an administrator under the restart policy, and by the engine (§7).
 //!
-//! For a virtual user of a load run, restarting is the load profile's job
-//! (`restart_at`): these steps then only keep the user's state consistent.
+//! Virtual users of a load run do not run the whole-stack steps here (see
+//! `WHOLE_STACK_STEPS`): restarting is the load profile's job (`restart_at`).
 
 use std::time::Duration;
 
 use cucumber::{then, when};
 
-use crate::acceptance::world::{GoldenWorld, Mode};
+use crate::acceptance::world::GoldenWorld;
 use crate::client::success;
 
 /// How long a refused restart is given to prove it did not happen anyway: the
@@ -16,9 +16,6 @@ const RESTART_GRACE: Duration = Duration::from_millis(1500);
 
 #[when("the backend is restarted by an administrator")]
 async fn admin_restart(w: &mut GoldenWorld) {
-    if w.mode == Mode::VirtualUser {
-        return;
-    }
     w.remember_boot_id().await;
     let client = w.client();
     let admin = client.login_admin().await.unwrap_or_else(|e| {
@@ -32,9 +29,6 @@ async fn admin_restart(w: &mut GoldenWorld) {
 
 #[when("the container engine stops and starts the backend")]
 async fn engine_restart(w: &mut GoldenWorld) {
-    if w.mode == Mode::VirtualUser {
-        return;
-    }
     w.remember_boot_id().await;
     let stack = w.stack().expect("a bound stack");
     if let Err(e) = stack.restart_by_engine().await {
@@ -44,9 +38,6 @@ async fn engine_restart(w: &mut GoldenWorld) {
 
 #[then("the backend comes back with a new boot id")]
 async fn comes_back(w: &mut GoldenWorld) {
-    if w.mode == Mode::VirtualUser {
-        return;
-    }
     let old = w.boot_id_before();
     let timeout = w.timeouts().restart_comeback;
     let client = w.client();
