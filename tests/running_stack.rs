@@ -358,8 +358,13 @@ impl PlainStack {
             supervisor: Some(supervisor),
             _data: data,
         };
+        let health = if dialect == "b" {
+            "/v2/status"
+        } else {
+            "/health"
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while health_status(port) != Some(200) {
+        while health_status(port, health) != Some(200) {
             assert!(Instant::now() < deadline, "the plain stack did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -380,12 +385,15 @@ impl Drop for PlainStack {
     }
 }
 
-/// `GET /health` on 127.0.0.1:port: its status, or `None` without an answer.
-fn health_status(port: u16) -> Option<u16> {
+/// `GET path` on 127.0.0.1:port: its status, or `None` without an answer.
+fn health_status(port: u16, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
         .ok()?;
     let mut head = [0u8; 64];
     let n = stream.read(&mut head).ok()?;

@@ -92,7 +92,7 @@ pub enum RunError {
     Preflight(#[from] PreflightError),
     /// The stack could not be started or reached.
     #[error(transparent)]
-    Start(#[from] StartError),
+    Start(Box<StartError>),
     /// `--tags` is not a tag expression.
     #[error("invalid tag expression {expr:?}: {message}")]
     Tags {
@@ -109,6 +109,12 @@ pub enum RunError {
         /// The I/O error.
         source: io::Error,
     },
+}
+
+impl From<StartError> for RunError {
+    fn from(e: StartError) -> Self {
+        RunError::Start(Box::new(e))
+    }
 }
 
 /// What a run leaves behind.

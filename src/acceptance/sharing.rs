@@ -13,7 +13,7 @@
 //!   answering, the run waits for it to come back (`timeouts.restart_comeback`) before
 //!   the next scenario starts, and says so in the report's notes; if it never comes
 //!   back, every later scenario fails at once with "the stack did not come back after
-//!   <scenario>" instead of each failing its own way.
+//!   &lt;scenario&gt;" instead of each failing its own way.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

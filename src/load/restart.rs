@@ -150,6 +150,31 @@ impl RestartTally {
     }
 }
 
+/// An administrator's `/admin/restart`, then the wait for a new boot (which also
+/// publishes the new base URL to every virtual user).
+impl RestartTarget for crate::session::AdminRestart {
+    fn restart(&self) -> futures_util::future::BoxFuture<'_, anyhow::Result<RestartReport>> {
+        Box::pin(async move {
+            let client = self.client.with_base_url(&self.target.base_url())?;
+            let old = client.health().await?.boot_id;
+            let admin = client.login_admin().await?;
+            client.restart(Some(&admin)).await?;
+            let url = self
+                .target
+                .wait_for_new_boot(&client, &old, self.timeout)
+                .await?;
+            let healthy_at = std::time::Instant::now();
+            let new = client.with_base_url(&url)?.health().await?.boot_id;
+            Ok(RestartReport {
+                healthy_at,
+                old_boot_id: Some(old),
+                new_boot_id: Some(new),
+                base_url: Some(url),
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,30 +260,5 @@ mod tests {
             tally.failure(&clock, t0 + Duration::from_millis(ms));
         }
         assert_eq!(tally.failed_in(t0, t0 + Duration::from_secs(1)), 3);
-    }
-}
-
-/// An administrator's `/admin/restart`, then the wait for a new boot (which also
-/// publishes the new base URL to every virtual user).
-impl RestartTarget for crate::session::AdminRestart {
-    fn restart(&self) -> futures_util::future::BoxFuture<'_, anyhow::Result<RestartReport>> {
-        Box::pin(async move {
-            let client = self.client.with_base_url(&self.target.base_url())?;
-            let old = client.health().await?.boot_id;
-            let admin = client.login_admin().await?;
-            client.restart(Some(&admin)).await?;
-            let url = self
-                .target
-                .wait_for_new_boot(&client, &old, self.timeout)
-                .await?;
-            let healthy_at = std::time::Instant::now();
-            let new = client.with_base_url(&url)?.health().await?.boot_id;
-            Ok(RestartReport {
-                healthy_at,
-                old_boot_id: Some(old),
-                new_boot_id: Some(new),
-                base_url: Some(url),
-            })
-        })
     }
 }

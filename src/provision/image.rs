@@ -1,12 +1,19 @@
-//! The stack's image, built with no registry: a static host build of `agent-stack` copied into
-//! a `FROM scratch` image by the engine's classic builder, tagged by the binary's content.
+//! The stack's image, built with no registry: the host's build of `agent-stack` copied into a
+//! `FROM scratch` image by the engine's classic builder, tagged by its content.
+//!
+//! The reference binary is the workspace's own debug build (`cargo build -p agent-stack`),
+//! the one `cargo test --workspace` makes anyway, so the image costs no second build of
+//! every dependency. It is linked dynamically: its loader and the shared libraries `ldd`
+//! lists are copied into the image at their paths. A static binary (`ImageSource::Binary`,
+//! or `GOLDENPATH_STATIC_STACK=1` for a static release build of the reference) needs none.
 //!
 //! Invariants:
-//! - The tag is `goldenpath/agent-stack:<first 12 hex of sha256(binary)>`, so an image with that
-//!   tag holds exactly that binary; a present tag is reused, never rebuilt.
+//! - The tag is `goldenpath/agent-stack:<first 12 hex of sha256(binary and libraries)>`, so an
+//!   image with that tag holds exactly those files; a present tag is reused, never rebuilt.
 //! - The classic builder tags only at the end of a successful build, so a failed or
 //!   interrupted build never leaves a tag behind (at most untagged layers).
-//! - A binary that needs a dynamic loader is refused before any build: it could not start.
+//! - A binary given as `ImageSource::Binary` must be static: it is refused before any build
+//!   otherwise, since nothing would give it a loader.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,9 +35,10 @@ pub const REFERENCE_REPOSITORY: &str = "goldenpath/agent-stack";
 /// The port the stack listens on inside its container.
 pub const CONTAINER_PORT: u16 = 8000;
 
-/// The Dockerfile of the in-memory build context: the static binary on an empty base.
+/// The Dockerfile of the in-memory build context: the binary (and, for a dynamically
+/// linked one, its loader and libraries) on an empty base.
 pub const SCRATCH_DOCKERFILE: &str = r#"FROM scratch
-COPY agent-stack /agent-stack
+COPY rootfs/ /
 ENV PORT=8000 DATA_DIR=/data
 VOLUME /data
 EXPOSE 8000
@@ -85,8 +93,13 @@ pub async fn ensure_image(source: &ImageSource) -> Result<StackImage> {
 pub async fn ensure_reference_image() -> Result<StackImage> {
     // Fail fast on a missing engine, before a long cargo build.
     let docker = engine::connect().await?;
+    if std::env::var_os("GOLDENPATH_STATIC_STACK").is_some() {
+        let binary = build_static_reference_binary().await?;
+        return ensure_image_from_binary(&docker, &binary).await;
+    }
     let binary = build_reference_binary().await?;
-    ensure_image_from_binary(&docker, &binary).await
+    let libraries = shared_libraries(&binary).await?;
+    ensure_image_from_parts(&docker, &binary, &libraries).await
 }
 
 /// Checks that a user-named image exists locally (it cannot be pulled).
@@ -112,10 +125,117 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
+/// Runs `cargo build -p agent-stack --bin agent-stack` in the workspace, the debug build that
+/// the harness's and the tests' builds share, and returns the binary's path (from cargo's
+/// own report of it, so `CARGO_TARGET_DIR` is honoured).
+#[instrument]
+pub async fn build_reference_binary() -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let workspace = workspace_root();
+    let args = [
+        "build",
+        "-p",
+        "agent-stack",
+        "--bin",
+        "agent-stack",
+        "--message-format=json-render-diagnostics",
+    ];
+    let command = format!("{cargo} {}", args.join(" "));
+    info!(%command, "building the reference stack");
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
+    if !target_dir.join("debug").join("agent-stack").exists() {
+        // Minutes of silence look like a hang: say what is happening, once.
+        eprintln!(
+            "goldenpath: building the reference stack image, first time only: a minute or \
+             two on 2 cores (`{command}`)"
+        );
+    }
+    let started = Instant::now();
+    let output = tokio::process::Command::new(&cargo)
+        .args(args)
+        .current_dir(&workspace)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|source| ProvisionError::CargoSpawn {
+            program: cargo.clone(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(ProvisionError::CargoBuild {
+            command,
+            status: output.status.to_string(),
+            stderr_tail: tail_lines(&String::from_utf8_lossy(&output.stderr), 40),
+        });
+    }
+    let executable = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "agent-stack")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from));
+    info!(elapsed = ?started.elapsed(), "reference stack built");
+    executable.ok_or_else(|| ProvisionError::CargoBuild {
+        command,
+        status: output.status.to_string(),
+        stderr_tail: "cargo reported no agent-stack executable".into(),
+    })
+}
+
+/// The shared libraries and the loader a dynamically linked binary needs, as `ldd` lists
+/// them (absolute paths on this host); empty for a static binary.
+pub async fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>> {
+    let bytes = tokio::fs::read(binary)
+        .await
+        .map_err(ProvisionError::io(format!(
+            "cannot read {}",
+            binary.display()
+        )))?;
+    if check_static(&bytes).is_ok() {
+        return Ok(Vec::new());
+    }
+    let output = tokio::process::Command::new("ldd")
+        .arg(binary)
+        .output()
+        .await
+        .map_err(|source| ProvisionError::CargoSpawn {
+            program: "ldd".into(),
+            source,
+        })?;
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let mut libraries = Vec::new();
+    for line in listing.lines() {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)", "/lib64/ld-linux-x86-64.so.2 (0x…)",
+        // "linux-vdso.so.1 (0x…)" (in the kernel: nothing to copy), "libx.so => not found".
+        let line = line.trim();
+        if line.contains("not found") {
+            return Err(ProvisionError::NotStatic {
+                binary: binary.to_owned(),
+                detail: format!("a library it needs is not on this host: {line}"),
+            });
+        }
+        let path = match line.split_once("=>") {
+            Some((_, right)) => right.trim(),
+            None => line,
+        };
+        let path = path.split_whitespace().next().unwrap_or_default();
+        if path.starts_with('/') {
+            libraries.push(PathBuf::from(path));
+        }
+    }
+    if !output.status.success() || libraries.is_empty() {
+        return Err(ProvisionError::NotStatic {
+            binary: binary.to_owned(),
+            detail: format!("ldd could not list its libraries: {}", listing.trim()),
+        });
+    }
+    Ok(libraries)
+}
+
 /// Runs `cargo build --release -p agent-stack --target <host> --target-dir <ws>/target/image`
 /// with `RUSTFLAGS=-C target-feature=+crt-static` and returns the binary's path.
 #[instrument]
-pub async fn build_reference_binary() -> Result<PathBuf> {
+pub async fn build_static_reference_binary() -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let workspace = workspace_root();
     let triple = host_triple().await?;
@@ -200,7 +320,35 @@ pub async fn ensure_image_from_binary(docker: &Docker, binary: &Path) -> Result<
         binary: binary.to_owned(),
         detail,
     })?;
-    let digest = hex(&Sha256::digest(&bytes));
+    ensure_image_from_parts(docker, binary, &[]).await
+}
+
+/// Packages `binary` as `/agent-stack` and each of `libraries` at its own path into a
+/// `FROM scratch` image tagged by their content, reusing an existing image.
+pub async fn ensure_image_from_parts(
+    docker: &Docker,
+    binary: &Path,
+    libraries: &[PathBuf],
+) -> Result<StackImage> {
+    let read = |path: PathBuf| async move {
+        tokio::fs::read(&path)
+            .await
+            .map_err(ProvisionError::io(format!(
+                "cannot read {}",
+                path.display()
+            )))
+    };
+    let bytes = read(binary.to_owned()).await?;
+    let mut files = Vec::with_capacity(libraries.len());
+    let mut hasher = Sha256::new();
+    hasher.update(&bytes);
+    for library in libraries {
+        let content = read(library.clone()).await?;
+        hasher.update(library.to_string_lossy().as_bytes());
+        hasher.update(&content);
+        files.push((library.clone(), content));
+    }
+    let digest = hex(&hasher.finalize());
     let image = StackImage {
         name: REFERENCE_REPOSITORY.to_owned(),
         tag: digest[..12].to_owned(),
@@ -211,7 +359,7 @@ pub async fn ensure_image_from_binary(docker: &Docker, binary: &Path) -> Result<
         return Ok(image);
     }
     let started = Instant::now();
-    build_scratch_image(docker, &image.reference(), &bytes, &digest).await?;
+    build_scratch_image(docker, &image.reference(), &bytes, &files, &digest).await?;
     info!(image = %image.reference(), elapsed = ?started.elapsed(), "image built");
     // Each change to the stack makes a new image: keep a few, not all.
     if let Err(e) = prune_reference_images(docker, KEEP_REFERENCE_IMAGES).await {
@@ -281,10 +429,11 @@ async fn build_scratch_image(
     docker: &Docker,
     tag: &str,
     binary: &[u8],
+    libraries: &[(PathBuf, Vec<u8>)],
     digest: &str,
 ) -> Result<()> {
-    let context =
-        build_context(binary).map_err(ProvisionError::io("cannot write the build context"))?;
+    let context = build_context(binary, libraries)
+        .map_err(ProvisionError::io("cannot write the build context"))?;
     let options = BuildImageOptions {
         dockerfile: "Dockerfile".into(),
         t: Some(tag.to_owned()),
@@ -350,8 +499,9 @@ async fn build_scratch_image(
     Ok(())
 }
 
-/// The in-memory tar build context: `Dockerfile` and the executable `agent-stack`.
-fn build_context(binary: &[u8]) -> std::io::Result<Vec<u8>> {
+/// The in-memory tar build context: `Dockerfile`, and under `rootfs/` the executable
+/// `agent-stack` and each library at its path.
+fn build_context(binary: &[u8], libraries: &[(PathBuf, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut add = |name: &str, mode: u32, data: &[u8]| {
         let mut header = tar::Header::new_gnu();
@@ -362,7 +512,11 @@ fn build_context(binary: &[u8]) -> std::io::Result<Vec<u8>> {
         builder.append_data(&mut header, name, data)
     };
     add("Dockerfile", 0o644, SCRATCH_DOCKERFILE.as_bytes())?;
-    add("agent-stack", 0o755, binary)?;
+    add("rootfs/agent-stack", 0o755, binary)?;
+    for (path, content) in libraries {
+        let inside = format!("rootfs{}", path.display());
+        add(&inside, 0o755, content)?;
+    }
     builder.into_inner()
 }
 

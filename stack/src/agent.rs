@@ -1,6 +1,7 @@
 //! The deterministic reference agent (contract §3).
 //!
-//! It needs no model: it "thinks" for `AGENT_THINK_MS`, runs one tool
+//! It needs no model: it "thinks" for `AGENT_THINK_MS` (in dialect B it thinks
+//! twice, one `agent_thinking` event each, within the same total), runs one tool
 //! (`word_count`, splitting on Unicode whitespace) for `AGENT_TOOL_MS`, and
 //! answers `"<n> words received: <first 40 chars>"`. The answer is stored in the
 //! thread as an `assistant` message before `agent_completed` is sent.
@@ -16,13 +17,20 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::db::{DbError, MessageRow};
-use crate::events::{AgentEventKind, agent_event};
+use crate::events::AgentEventKind;
 
 /// Agents this stack knows.
 pub const AGENTS: &[&str] = &["default"];
 
 /// The tool the reference agent runs.
 pub const TOOL: &str = "word_count";
+
+/// The thoughts of the `agent_thinking` events, in order; a run uses as many as
+/// its dialect has thinking events ([`crate::dialect::Dialect::events`]).
+pub const THOUGHTS: [&str; 2] = [
+    "I will count the words of the message with word_count.",
+    "Words are split on Unicode whitespace; I will answer with the count and the first 40 characters.",
+];
 
 /// What `query_complete` reports as the model.
 pub const MODEL: &str = "reference-word-count";
@@ -85,28 +93,36 @@ pub fn spawn(state: AppState, spec: RunSpec) {
 
 async fn run(state: &AppState, spec: &RunSpec) -> Result<(), DbError> {
     let faults = &state.config.faults;
-    let emit = |kind: AgentEventKind, data: serde_json::Value| {
+    let dialect = state.config.dialect;
+    // `nth`: which of the run's events of that kind (0 for the first).
+    let emit_nth = |kind: AgentEventKind, nth: usize, data: serde_json::Value| {
         if faults.drop_event == Some(kind) {
             return;
         }
-        let frame = agent_event(kind, &spec.run_id, &spec.thread_id, data);
+        let seq = dialect.seq(kind, nth);
+        let frame = dialect.agent_frame(kind, seq, &spec.run_id, &spec.thread_id, data);
         state.hub.publish(&spec.user_id, &frame);
     };
+    let emit = |kind, data| emit_nth(kind, 0, data);
 
     state
         .db
         .set_run_status(spec.run_id.clone(), "running", None)
         .await?;
     emit(AgentEventKind::AgentStarted, json!({"agent": spec.agent}));
-    emit(
-        AgentEventKind::AgentThinking,
-        json!({"thought": format!("I will count the words of the message with {TOOL}.")}),
-    );
     let mut think = state.config.agent_think;
     if let Some(extra) = faults.slow_agent {
         think += extra;
     }
-    tokio::time::sleep(think).await;
+    let thoughts = dialect.count(AgentEventKind::AgentThinking);
+    for (nth, thought) in THOUGHTS.iter().take(thoughts).enumerate() {
+        emit_nth(
+            AgentEventKind::AgentThinking,
+            nth,
+            json!({"thought": thought}),
+        );
+        tokio::time::sleep(think / thoughts as u32).await;
+    }
 
     let executing = json!({"tool": TOOL, "input": spec.message});
     if !faults.reorder_events {
@@ -195,5 +211,13 @@ mod tests {
         let long = "é".repeat(50);
         assert_eq!(first_chars(&long, 40).chars().count(), 40);
         assert_eq!(answer(""), "0 words received: ");
+    }
+
+    #[test]
+    fn every_thinking_event_has_a_thought() {
+        use crate::Dialect;
+        for dialect in [Dialect::Contract, Dialect::B] {
+            assert!(THOUGHTS.len() >= dialect.count(AgentEventKind::AgentThinking));
+        }
     }
 }

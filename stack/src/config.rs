@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::dialect::Dialect;
 use crate::faults::{Faults, FaultsError};
 
 /// Everything the stack reads from its environment.
@@ -41,7 +42,12 @@ pub struct Config {
     /// `WEBSOCKET_PATH` (default `/websocket`): the primary agent-events path.
     /// Not part of the contract: it lets goldenpath prove that retargeting by
     /// configuration works. `/ws` stays the legacy alias whatever this says.
+    /// Ignored in dialect B, whose primary path is `/v2/events`.
     pub websocket_path: String,
+    /// `DIALECT` (default `contract`; `b` for the second shape, see
+    /// [`crate::dialect`]). Not part of the contract: it lets goldenpath prove
+    /// that it handles a backend of another shape by configuration alone.
+    pub dialect: Dialect,
     /// `PASSWORD_HASHING` (default `argon2id`; `fast-insecure` for load runs and
     /// tests). Not part of the contract: at the default cost one registration takes
     /// ~60 ms of CPU and 19 MiB, which caps sign-ups far below what a load run of
@@ -149,6 +155,7 @@ impl Config {
             activity_log,
             faults: get("FAULTS").as_deref().unwrap_or("").parse()?,
             websocket_path,
+            dialect: parse_dialect(get("DIALECT"))?,
             password_hashing: parse_hashing(get("PASSWORD_HASHING"))?,
         })
     }
@@ -172,6 +179,7 @@ impl Config {
             agent_tool: Duration::from_millis(2),
             faults: Faults::default(),
             websocket_path: "/websocket".into(),
+            dialect: Dialect::Contract,
             password_hashing: PasswordHashing::FastInsecure,
         }
     }
@@ -196,6 +204,17 @@ fn parse_hashing(value: Option<String>) -> Result<PasswordHashing, ConfigError> 
             name: "PASSWORD_HASHING",
             value: value.unwrap_or_default(),
             expected: "expected argon2id (the default) or fast-insecure",
+        }),
+    }
+}
+
+fn parse_dialect(value: Option<String>) -> Result<Dialect, ConfigError> {
+    match value {
+        None => Ok(Dialect::Contract),
+        Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+            name: "DIALECT",
+            value: v,
+            expected: "expected contract (the default) or b",
         }),
     }
 }
@@ -272,6 +291,7 @@ mod tests {
         assert_eq!(c.websocket_path, "/websocket");
         assert_eq!(c.admin_email, "admin@example.com");
         assert_eq!(c.password_hashing, PasswordHashing::Standard);
+        assert_eq!(c.dialect, Dialect::Contract);
         assert!(c.faults.is_empty());
     }
 
@@ -301,6 +321,27 @@ mod tests {
                 .unwrap()
                 .websocket_path,
             "/agent-events"
+        );
+    }
+
+    #[test]
+    fn dialect_is_contract_or_b() {
+        assert_eq!(
+            cfg(&[("DIALECT", "contract")]).unwrap().dialect,
+            Dialect::Contract
+        );
+        assert_eq!(cfg(&[("DIALECT", "b")]).unwrap().dialect, Dialect::B);
+        assert_eq!(cfg(&[("DIALECT", " B ")]).unwrap().dialect, Dialect::B);
+        assert_eq!(cfg(&[("DIALECT", "")]).unwrap().dialect, Dialect::Contract);
+        let e = cfg(&[("DIALECT", "v2")]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid DIALECT \"v2\": expected contract (the default) or b"
+        );
+        assert_eq!(
+            Config::for_tests("/tmp/x").dialect,
+            Dialect::Contract,
+            "tests default to the contract"
         );
     }
 

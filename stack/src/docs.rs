@@ -6,8 +6,9 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-/// Renders the OpenAPI document (as JSON) to a complete HTML page.
-pub fn render(doc: &Value) -> String {
+/// Renders the OpenAPI document (as JSON) to a complete HTML page that links
+/// to the machine-readable document at `openapi_path`.
+pub fn render(doc: &Value, openapi_path: &str) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let title = esc(str_at(doc, &["info", "title"]).unwrap_or("API"));
     let version = esc(str_at(doc, &["info", "version"]).unwrap_or(""));
@@ -17,8 +18,9 @@ pub fn render(doc: &Value) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} {version} — API</title><style>{CSS}</style></head><body>\
          <header><h1>{title} <small>{version}</small></h1><p>{}</p>\
-         <p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a></p></header><main>",
-        esc(str_at(doc, &["info", "description"]).unwrap_or(""))
+         <p>Machine-readable: <a href=\"{openapi}\">{openapi}</a></p></header><main>",
+        esc(str_at(doc, &["info", "description"]).unwrap_or("")),
+        openapi = esc(openapi_path),
     );
 
     out.push_str("<nav><h2>Routes</h2><ul>");

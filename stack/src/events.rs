@@ -15,7 +15,8 @@ use axum::extract::ws::Utf8Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-/// The five agent events, in contract order.
+/// The five kinds of agent event, in contract order (dialect B emits
+/// `AgentThinking` twice, see [`crate::dialect`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AgentEventKind {
     /// seq 1.
@@ -50,18 +51,6 @@ impl AgentEventKind {
             Self::AgentCompleted => "agent_completed",
         }
     }
-
-    /// The event's `seq`: its position (1..=5) in the contract's order. A fault
-    /// that drops or reorders events does not renumber the others.
-    pub fn seq(self) -> u8 {
-        match self {
-            Self::AgentStarted => 1,
-            Self::AgentThinking => 2,
-            Self::ToolExecuting => 3,
-            Self::ToolCompleted => 4,
-            Self::AgentCompleted => 5,
-        }
-    }
 }
 
 impl FromStr for AgentEventKind {
@@ -71,13 +60,21 @@ impl FromStr for AgentEventKind {
     }
 }
 
-/// Builds an agent event frame (contract §5).
-pub fn agent_event(kind: AgentEventKind, run_id: &str, thread_id: &str, data: Value) -> Utf8Bytes {
+/// Builds an agent event frame of the contract (§5); `seq` is the event's
+/// position in its run ([`crate::dialect::Dialect::seq`]). Dialect B's frames are
+/// built by [`crate::dialect::Dialect::agent_frame`].
+pub fn agent_event(
+    kind: AgentEventKind,
+    seq: u8,
+    run_id: &str,
+    thread_id: &str,
+    data: Value,
+) -> Utf8Bytes {
     json!({
         "type": kind.as_str(),
         "run_id": run_id,
         "thread_id": thread_id,
-        "seq": kind.seq(),
+        "seq": seq,
         "timestamp": crate::now(),
         "data": data,
     })

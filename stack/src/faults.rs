@@ -1,6 +1,9 @@
 //! Seeded faults (contract §9): switches that make the stack reproduce, on
 //! purpose, a failure described in the source reports. With no fault set the stack
-//! is correct; each fault changes only what its name says.
+//! is correct; each fault changes only what its name says. In dialect B
+//! ([`crate::dialect`]) each fault applies to the dialect's equivalent route or
+//! event (e.g. `missing_v2_execute` removes `POST /v2/runs`, and
+//! `drop_event:agent_thinking` drops both thinking events).
 
 use std::fmt;
 use std::str::FromStr;

@@ -6,6 +6,36 @@
 //! and an admin restart; plus seeded faults ([`faults`]) that reproduce, on
 //! purpose, the failures goldenpath must catch.
 //!
+//! ## Dialects
+//!
+//! `DIALECT` selects the shape of the API ([`dialect`]); everything else, every
+//! seeded fault included, is the same in both:
+//!
+//! * `contract` (the default): the stack contract exactly.
+//! * `b`: a backend of another shape, for proving that goldenpath retargets by
+//!   configuration alone:
+//!   1. paths under `/v2`: `POST /v2/auth/signup`, `POST /v2/auth/token`,
+//!      `POST /v2/runs` (execute; removed by `missing_v2_execute`),
+//!      `POST /v2/agent/run` (legacy alias), `GET /v2/runs/{run_id}`,
+//!      `GET /v2/agents`, `POST/GET /v2/conversations`,
+//!      `POST/GET /v2/conversations/{thread_id}/messages`, WebSockets
+//!      `/v2/events` (primary; `ws_path_500` breaks it), `/v2/events/legacy` and
+//!      `/v2/dashboard`, `GET /v2/status`, `GET /v2/status/full`,
+//!      `GET /v2/openapi.json`, `GET /v2/docs`, `POST /v2/admin/restart`
+//!      (`WEBSOCKET_PATH` is ignored); the OpenAPI document and the docs page
+//!      list these paths;
+//!   2. every successful (2xx) JSON answer of an HTTP route is
+//!      `{"data": <the contract's body>}`; errors stay `{"error": {...}}`;
+//!   3. login answers `{"data": {"token": {"access", "type": "bearer",
+//!      "expires_in"}, "user_id"}}`;
+//!   4. agent-event frames are flat: the contract's `data` keys at the top level,
+//!      no `data` key (connection_established, pong and dashboard frames
+//!      unchanged);
+//!   5. six events per run, the agent thinking twice: agent_started,
+//!      agent_thinking, agent_thinking, tool_executing, tool_completed,
+//!      agent_completed, `seq` 1..=6;
+//!   6. offered `jwt-auth, jwt.<token>`, the handshake selects `jwt.<token>`.
+//!
 //! The library is the whole server: [`app`] builds the router from an
 //! [`AppState`], and [`serve`] runs it on a listener until `/admin/restart`,
 //! SIGTERM or SIGINT asks it to stop, then closes WebSockets (code 1012),
@@ -13,7 +43,8 @@
 //! `main.rs` only reads the environment and calls [`serve`]; tests bind port 0
 //! and call [`serve`] in-process.
 //!
-//! Code map: [`config`] (environment), [`faults`], [`error`] (JSON errors and
+//! Code map: [`config`] (environment), [`faults`], [`dialect`] (the second API
+//! shape: route table, envelope, frames), [`error`] (JSON errors and
 //! body extraction), [`db`] (SQLite, one writer thread), [`auth`] (Argon2, JWT),
 //! [`agent`] (the reference agent), [`events`] (per-user and dashboard fan-out),
 //! [`activity`] (JSON-lines activity log), [`routes`] (HTTP handlers), [`ws`]
@@ -25,6 +56,7 @@ pub mod agent;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod dialect;
 pub mod docs;
 pub mod error;
 pub mod events;
@@ -48,6 +80,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
+pub use dialect::Dialect;
 pub use shutdown::{ExitReason, Shutdown};
 
 use activity::ActivityLog;
@@ -199,7 +232,7 @@ impl AppState {
         stats.runs.store(counts.runs, Ordering::Relaxed);
         let doc = openapi::document(&config);
         let openapi_json = serde_json::to_string_pretty(&doc)?;
-        let docs_html = docs::render(&serde_json::to_value(&doc)?);
+        let docs_html = docs::render(&doc, dialect::route_path(&config, dialect::Route::OpenApi));
         Ok(Self(Arc::new(State {
             hub: Arc::new(EventHub::new(config.faults.leak_events)),
             dashboard: Arc::new(Dashboard::default()),
@@ -227,40 +260,50 @@ impl AppState {
     }
 }
 
-/// The router: every route of the contract, with JSON errors for unknown routes
-/// and methods, the 64 KiB body limit, request tracing and the activity/error
-/// observer.
+/// The router: every route of the contract at the paths of the configured
+/// [`Dialect`], with JSON errors for unknown routes and methods, the 64 KiB body
+/// limit, request tracing, the activity/error observer and, in dialect B, the
+/// `{"data": …}` envelope.
 pub fn app(state: AppState) -> Router {
+    use dialect::Route;
     use routes::{agents, auth as auth_routes, ops, threads};
     let config = &state.config;
+    let path = |route| dialect::route_path(config, route);
     let mut router = Router::new()
-        .route("/api/auth/register", post(auth_routes::register))
-        .route("/api/auth/login", post(auth_routes::login))
-        .route("/api/agent/run_agent_v2", post(agents::execute_legacy))
-        .route("/api/agent/runs/{run_id}", get(agents::run_status))
-        .route("/api/agents/status", get(agents::agents_status))
+        .route(path(Route::Register), post(auth_routes::register))
+        .route(path(Route::Login), post(auth_routes::login))
+        .route(path(Route::ExecuteLegacy), post(agents::execute_legacy))
+        .route(path(Route::RunStatus), get(agents::run_status))
+        .route(path(Route::AgentsStatus), get(agents::agents_status))
         .route(
-            "/api/threads",
+            path(Route::Threads),
             post(threads::create_thread).get(threads::list_threads),
         )
         .route(
-            "/api/threads/{thread_id}/messages",
+            path(Route::ThreadMessages),
             post(threads::post_message).get(threads::list_messages),
         )
-        .route(&config.websocket_path, get(ws::agent_events::primary))
-        .route("/ws", get(ws::agent_events::legacy))
-        .route("/api/v1/ws/dashboard", get(ws::dashboard::dashboard))
-        .route("/health", get(ops::health))
-        .route("/health/detailed", get(ops::health_detailed))
-        .route("/openapi.json", get(ops::openapi_json))
-        .route("/docs", get(ops::docs))
-        .route("/admin/restart", post(ops::restart));
+        .route(path(Route::AgentEvents), get(ws::agent_events::primary))
+        .route(
+            path(Route::AgentEventsLegacy),
+            get(ws::agent_events::legacy),
+        )
+        .route(path(Route::Dashboard), get(ws::dashboard::dashboard))
+        .route(path(Route::Health), get(ops::health))
+        .route(path(Route::HealthDetailed), get(ops::health_detailed))
+        .route(path(Route::OpenApi), get(ops::openapi_json))
+        .route(path(Route::Docs), get(ops::docs))
+        .route(path(Route::Restart), post(ops::restart));
     if !config.faults.missing_v2_execute {
-        router = router.route("/api/agent/v2/execute", post(agents::execute));
+        router = router.route(path(Route::Execute), post(agents::execute));
+    }
+    router = router
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed);
+    if config.dialect.envelopes() {
+        router = router.layer(axum::middleware::from_fn(dialect::envelope));
     }
     router
-        .fallback(routes::not_found)
-        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             routes::observe,
@@ -309,6 +352,9 @@ pub async fn serve_with_shutdown(
     let addr = listener.local_addr()?;
     if !config.faults.is_empty() {
         tracing::warn!(faults = %config.faults, "seeded faults are ON: this stack misbehaves on purpose");
+    }
+    if config.dialect != Dialect::Contract {
+        tracing::info!(dialect = %config.dialect, "serving API dialect {}", config.dialect);
     }
     let state = AppState::start(config, shutdown.clone()).await?;
     let router = app(state.clone());

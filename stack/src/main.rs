@@ -4,7 +4,8 @@
 //!   [`agent_stack::Config`]), listen on `0.0.0.0:$PORT`, serve until
 //!   `/admin/restart`, SIGTERM or SIGINT, exit 0. A bad environment value prints
 //!   one line on stderr and exits 2.
-//! * `healthcheck`: `GET http://127.0.0.1:$PORT/health`; exit 0 on 200, else 1.
+//! * `healthcheck`: `GET http://127.0.0.1:$PORT/health` (`/v2/status` when
+//!   `DIALECT=b`); exit 0 on 200, else 1.
 //!   It is the HEALTHCHECK of a FROM-scratch image that has no curl.
 
 use std::io::IsTerminal;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use agent_stack::Config;
+use agent_stack::dialect::Route;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing_subscriber::EnvFilter;
 
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
         ["--help" | "-h" | "help"] => {
             println!("usage: agent-stack            serve (configured by environment variables)");
             println!(
-                "       agent-stack healthcheck GET /health on 127.0.0.1:$PORT, exit 0 when 200"
+                "       agent-stack healthcheck GET /health (/v2/status if DIALECT=b) on 127.0.0.1:$PORT, exit 0 when 200"
             );
             ExitCode::SUCCESS
         }
@@ -90,17 +92,17 @@ fn init_tracing() {
 }
 
 async fn healthcheck() -> ExitCode {
-    let port = match Config::from_env() {
-        Ok(c) => c.port,
+    let (port, path) = match Config::from_env() {
+        Ok(c) => (c.port, c.dialect.path(Route::Health)),
         Err(e) => {
             eprintln!("agent-stack: {e}");
             return ExitCode::from(2);
         }
     };
-    match tokio::time::timeout(Duration::from_secs(3), probe(port)).await {
+    match tokio::time::timeout(Duration::from_secs(3), probe(port, path)).await {
         Ok(Ok(200)) => ExitCode::SUCCESS,
         Ok(Ok(status)) => {
-            eprintln!("agent-stack healthcheck: /health answered {status}");
+            eprintln!("agent-stack healthcheck: {path} answered {status}");
             ExitCode::FAILURE
         }
         Ok(Err(e)) => {
@@ -114,12 +116,12 @@ async fn healthcheck() -> ExitCode {
     }
 }
 
-/// One HTTP/1.1 GET /health over a plain TCP stream; returns the status code.
-async fn probe(port: u16) -> std::io::Result<u16> {
+/// One HTTP/1.1 GET of the health path over a plain TCP stream; returns the
+/// status code.
+async fn probe(port: u16, path: &str) -> std::io::Result<u16> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 512];
     while !buf.windows(2).any(|w| w == b"\r\n") {

@@ -6,6 +6,7 @@ use super::{Seen, watch};
 use crate::acceptance::tokens::{TokenKind, mint};
 use crate::acceptance::world::GoldenWorld;
 use crate::client::{ClientError, Session, SocketAuth, SocketPath};
+use crate::contract::Selects;
 
 fn path_of(words: &str) -> SocketPath {
     match words {
@@ -64,12 +65,25 @@ async fn ping_pong(w: &mut GoldenWorld) {
 #[then(expr = "the server selected the {string} subprotocol")]
 async fn selected_subprotocol(w: &mut GoldenWorld, expected: String) {
     let socket = w.probe.as_ref().expect("a socket was opened");
-    assert_eq!(
-        socket.subprotocol(),
-        Some(expected.as_str()),
-        "the handshake selected {:?}; browsers drop a connection whose offered subprotocol is not selected",
-        socket.subprotocol()
-    );
+    let ws = &w.contract().websocket;
+    match ws.selects {
+        // The feature names the contract's subprotocol, as configured.
+        Selects::Subprotocol => assert_eq!(
+            socket.subprotocol(),
+            Some(expected.as_str()),
+            "the handshake selected {:?}; browsers drop a connection whose offered subprotocol is not selected",
+            socket.subprotocol()
+        ),
+        // A server that echoes the token protocol instead (websocket.selects = "token").
+        Selects::Token => assert!(
+            socket
+                .subprotocol()
+                .is_some_and(|p| p.starts_with(&ws.token_prefix)),
+            "the handshake selected {:?}; websocket.selects = \"token\" says the server selects the offered {}<token>",
+            socket.subprotocol(),
+            ws.token_prefix
+        ),
+    }
 }
 
 #[when(

@@ -1,4 +1,5 @@
-//! `POST /api/auth/register` and `POST /api/auth/login` (contract §2).
+//! `POST /api/auth/register` and `POST /api/auth/login` (contract §2; dialect B
+//! shapes the login answer differently, see [`crate::dialect`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -186,12 +187,8 @@ pub async fn login(
         return Err(wrong());
     }
     let access_token = state.auth.issue(&user.id, user.role)?;
-    Ok(json_response(
-        StatusCode::OK,
-        TokenResponse {
-            access_token,
-            token_type: "bearer".into(),
-            expires_in: state.auth.ttl_s(),
-        },
-    ))
+    Ok(state
+        .config
+        .dialect
+        .login_answer(access_token, state.auth.ttl_s(), user.id))
 }

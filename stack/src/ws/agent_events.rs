@@ -5,6 +5,9 @@
 //! Authentication happens before the upgrade (401 otherwise): either the
 //! subprotocols `jwt-auth` + `jwt.<token>` (the server then selects `jwt-auth`),
 //! or `Authorization: Bearer <token>`. A plain GET without upgrade is 426.
+//! In dialect B the paths are `/v2/events` and `/v2/events/legacy`, the
+//! handshake selects `jwt.<token>` instead, and event frames are flat
+//! ([`crate::dialect`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -95,8 +98,9 @@ fn upgrade(
     headers: &HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let token = bearer_token(headers)
-        .or_else(|| offered_protocols(headers).find_map(|p| p.strip_prefix("jwt.")));
+    let token_protocol = offered_protocols(headers).find(|p| p.starts_with("jwt."));
+    let token =
+        bearer_token(headers).or_else(|| token_protocol.and_then(|p| p.strip_prefix("jwt.")));
     let Some(token) = token else {
         return ApiError::unauthorized(
             "missing_token",
@@ -112,7 +116,7 @@ fn upgrade(
         return ApiError::upgrade_required().into_response();
     };
     if !state.config.faults.no_subprotocol_echo {
-        ws = ws.protocols([AUTH_SUBPROTOCOL]);
+        ws = ws.protocols(state.config.dialect.subprotocols(token_protocol));
     }
     // Registered before the 101 goes out, so no event of a run started right
     // after the handshake can be missed; frames wait in the channel.

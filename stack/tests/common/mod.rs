@@ -53,7 +53,8 @@ impl TestServer {
     }
 
     /// Starts a server on `config` (whose DATA_DIR lives in `dir`) and waits until
-    /// it answers /health (with any status).
+    /// it answers its health path (with any status; `/health`, or `/v2/status`
+    /// in dialect B).
     pub async fn start_in(dir: Arc<tempfile::TempDir>, config: Config) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -75,9 +76,11 @@ impl TestServer {
         };
         // Connections queue in the backlog until serve is ready; one request
         // proves that it is.
+        let health =
+            agent_stack::dialect::route_path(&server.config, agent_stack::dialect::Route::Health);
         server
             .http
-            .get(server.url("/health"))
+            .get(server.url(health))
             .timeout(WAIT)
             .send()
             .await
