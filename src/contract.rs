@@ -6,6 +6,10 @@
 //! harness settings (targets, load profiles, thresholds: those are
 //! [`crate::config::Config`]'s). A team whose backend spells something differently
 //! changes it in `goldenpath.toml`, never in code.
+//!
+//! Why one long file: one struct per section of `goldenpath.toml` that describes the
+//! stack, each field documented with its contract default, and the checks across them;
+//! split, a reader would look for a spelling in several files.
 
 use std::fmt;
 use std::time::Duration;

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
     if only.is_none() {
         results.push(clean_stack_at_default_concurrency(&root));
         results.push(dialect_b(&root));
+        results.push(one_fault_one_story(&root));
     }
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     for (fault, expected) in matrix() {
@@ -89,6 +90,74 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// A fault that restarts the stack, or one that never lets it come back, is one story in
+/// the report, not one failure per scenario after it.
+fn one_fault_one_story(root: &Path) -> Result<String, String> {
+    let features = ["features/restart.feature", "features/health.feature"];
+    let failed = |s: &RunSummary| -> Vec<(String, String)> {
+        s.scenarios()
+            .filter(|sc| sc.status == Status::Failed)
+            .map(|sc| {
+                let step = sc.steps.iter().find(|st| st.status == Status::Failed);
+                (
+                    sc.name.clone(),
+                    step.map(|st| format!("{}: {}", st.text, st.error.clone().unwrap_or_default()))
+                        .unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+
+    // open_restart: the refused restart happens anyway; only that scenario fails, the
+    // run waits for the stack, and the notes say what happened.
+    let stack = PlainStack::start("open_restart");
+    let (_, _, (summary, _)) = goldenpath_run_in(root, &stack.url, &features, &[])?;
+    let fails = failed(&summary);
+    let nobody = "Nobody can restart the backend without a token";
+    if fails.len() != 1 || fails[0].0 != nobody {
+        return Err(format!("open_restart: expected only {nobody:?} to fail, got {fails:?}"));
+    }
+    if !summary.notes.iter().any(|n| n.contains(nobody)) {
+        return Err(format!(
+            "open_restart: the notes do not say the stack restarted during {nobody:?}: {:?}",
+            summary.notes
+        ));
+    }
+    drop(stack);
+
+    // no_comeback: after the administrator's restart the stack never turns healthy;
+    // every scenario after it fails with that one reason.
+    let stack = PlainStack::start("no_comeback");
+    let (_, _, (summary, _)) = goldenpath_run_in(
+        root,
+        &stack.url,
+        &features,
+        &[("GOLDENPATH_TIMEOUTS__RESTART_COMEBACK", "5s")],
+    )?;
+    let fails = failed(&summary);
+    let admin = "An administrator restarts the backend and nothing is lost";
+    let (first, rest): (Vec<_>, Vec<_>) = fails.iter().partition(|(name, _)| name == admin);
+    let one_reason = format!("the stack did not come back after the scenario {admin:?}");
+    if first.len() != 1
+        || !first[0].1.starts_with("the backend comes back with a new boot id")
+        || rest.is_empty()
+        || rest.iter().any(|(_, why)| !why.contains(&one_reason))
+    {
+        return Err(format!(
+            "no_comeback: expected {admin:?} to fail at the comeback and every later scenario \
+             with {one_reason:?}; got {fails:#?}"
+        ));
+    }
+    if !summary.notes.iter().any(|n| n.contains("did not come back")) {
+        return Err(format!("no_comeback: no note says so: {:?}", summary.notes));
+    }
+    Ok(format!(
+        "one fault, one story: open_restart fails 1 scenario and is noted; no_comeback fails \
+         its scenario and {} later ones with one reason",
+        rest.len()
+    ))
 }
 
 /// A backend of another shape: the reference stack's dialect B, with only
@@ -254,21 +323,44 @@ fn statuses(summary: &RunSummary) -> BTreeMap<ScenarioId, Status> {
         .collect()
 }
 
-/// `goldenpath run --base-url URL features ARGS` with its own reports directory.
+/// `goldenpath run features --base-url URL ARGS` with its own reports directory.
 fn goldenpath_run(
     root: &Path,
     url: &str,
     args: &[&str],
 ) -> Result<(Output, Duration, (RunSummary, PathBuf)), String> {
+    goldenpath_run_with(root, url, &["features"], args, &[])
+}
+
+/// `goldenpath run FEATURES --base-url URL` with extra environment.
+fn goldenpath_run_in(
+    root: &Path,
+    url: &str,
+    features: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(Output, Duration, (RunSummary, PathBuf)), String> {
+    goldenpath_run_with(root, url, features, &[], env)
+}
+
+fn goldenpath_run_with(
+    root: &Path,
+    url: &str,
+    features: &[&str],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(Output, Duration, (RunSummary, PathBuf)), String> {
     let reports = tempfile::tempdir().map_err(|e| e.to_string())?;
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_goldenpath"))
         .current_dir(root)
-        .args(["run", "features", "--base-url", url, "--reports"])
+        .arg("run")
+        .args(features)
+        .args(["--base-url", url, "--reports"])
         .arg(reports.path())
         .args(args)
         .env("GOLDENPATH_TARGET__ENV__JWT_SECRET", JWT_SECRET)
         .env("GOLDENPATH_TIMEOUTS__STATS_INTERVAL", "1s")
+        .envs(env.iter().copied())
         .output()
         .map_err(|e| format!("goldenpath runs: {e}"))?;
     let took = started.elapsed();

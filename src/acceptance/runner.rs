@@ -253,10 +253,11 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             let (record, run_dir) = (after_record.clone(), after_dir.clone());
             let sharing = after_sharing.clone();
             let own = needs_own_stack(feature, rule, scenario);
-            let restarts_it = has_tag(feature, rule, scenario, "restart");
             let key = (feature_key(feature), scenario.position.line);
             Box::pin(async move {
                 let failed = !matches!(finished, cucumber::event::ScenarioFinished::StepPassed);
+                // A restart the scenario made and saw through is no news.
+                let restarted_to = world.as_ref().and_then(|w| w.boot_after_restart.clone());
                 if let Some(world) = world {
                     if failed {
                         attach_log_tail(&record, &run_dir, world.stack(), feature, scenario).await;
@@ -264,7 +265,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                     world.release().await;
                 }
                 if !(own && managed) {
-                    sharing.leave(&key, &scenario.name, restarts_it).await;
+                    sharing
+                        .leave(&key, &scenario.name, restarted_to.as_deref())
+                        .await;
                 }
             })
         });

@@ -92,9 +92,11 @@ impl SharedStack {
 
     /// After a scenario on the shared stack: check that the stack is still there (and
     /// wait for it to come back if not), then let the next scenarios in.
-    pub(crate) async fn leave(&self, key: &ScenarioKey, scenario: &str, restarts_it: bool) {
+    /// `restarted_to`: the boot id the scenario itself restarted the stack to and saw
+    /// come back, if it did (that restart is no news).
+    pub(crate) async fn leave(&self, key: &ScenarioKey, scenario: &str, restarted_to: Option<&str>) {
         if self.state().gone_after.is_none() {
-            self.check_after(scenario, restarts_it).await;
+            self.check_after(scenario, restarted_to).await;
         }
         self.held
             .lock()
@@ -102,7 +104,7 @@ impl SharedStack {
             .remove(key);
     }
 
-    async fn check_after(&self, scenario: &str, restarts_it: bool) {
+    async fn check_after(&self, scenario: &str, restarted_to: Option<&str>) {
         let target = &self.ctx.shared;
         let before = self.state().boot_id.clone();
         let client = match self.ctx.client.with_base_url(&target.base_url()) {
@@ -113,10 +115,12 @@ impl SharedStack {
             Ok(health) if before.as_deref() == Some(health.boot_id.as_str()) => {}
             Ok(health) => {
                 let mut state = self.state();
-                if !restarts_it && let Some(old) = &before {
+                if restarted_to != Some(health.boot_id.as_str())
+                    && let Some(old) = &before
+                {
                     state.notes.push(format!(
-                        "the stack restarted during the scenario {scenario:?} (boot id {old} → {}), \
-                         which does not restart it on purpose",
+                        "the stack restarted during the scenario {scenario:?} (boot id {old} → {}) \
+                         without the scenario restarting it and seeing it back",
                         health.boot_id
                     ));
                 }

@@ -4,6 +4,10 @@
 //! Steps stay thin: they parse their Gherkin text and call a method here; every call
 //! to the stack goes through [`StackClient`]. A failed expectation panics with a
 //! message a person can act on (cucumber reports panics as step failures).
+//!
+//! Why one long file: the World's state and the journeys every step file calls (users,
+//! sockets, runs, threads, the ledger, outcomes); it is the one place that logic shared
+//! by steps lives, as the steps' module doc promises.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -160,6 +164,8 @@ pub struct GoldenWorld {
     pub(crate) dashboards: Vec<DashboardSocket>,
     /// The stack's boot id before this scenario restarted it (or tried to).
     pub(crate) boot_before: Option<String>,
+    /// The boot id this scenario saw the stack come back with after its own restart.
+    pub(crate) boot_after_restart: Option<String>,
     /// The health answers of this scenario (iteration), in order.
     pub(crate) health_answers: Vec<crate::client::Health>,
     /// What the stack answered when asked (the "is asked" / "is fetched" steps).
@@ -205,6 +211,7 @@ impl GoldenWorld {
             dashboard: None,
             dashboards: Vec::new(),
             boot_before: None,
+            boot_after_restart: None,
             health_answers: Vec::new(),
             fetched: Fetched::default(),
             samples: Vec::new(),
@@ -708,6 +715,7 @@ impl GoldenWorld {
         self.thread = None;
         self.last_socket_error = None;
         self.boot_before = None;
+        self.boot_after_restart = None;
         self.health_answers.clear();
         self.fetched = Fetched::default();
     }

@@ -1,4 +1,7 @@
 //! The agent-events WebSocket (`paths.agent_events`, contract section 5).
+//!
+//! Why one long file: 800 lines of the socket and 100 of tests. The handshake, the frame
+//! parser, run collection and its problem reports are one protocol, read together.
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -1,5 +1,9 @@
 //! [`StackClient`]: one method per route of the contract, every spelling from the
 //! [`Contract`]; the one place where requests to the stack are built.
+//!
+//! Why one long file: one method per route of the contract (sixteen) and the request
+//! plumbing they share; split by route, the one place where requests are built would be
+//! several.
 
 use std::sync::Arc;
 

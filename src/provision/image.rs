@@ -14,6 +14,9 @@
 //!   interrupted build never leaves a tag behind (at most untagged layers).
 //! - A binary given as `ImageSource::Binary` must be static: it is refused before any build
 //!   otherwise, since nothing would give it a loader.
+//!
+//! Why one long file: building the binary, finding its libraries, packaging and pruning
+//! are one path from source to tag, and its ELF check and tests sit with it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

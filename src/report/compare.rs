@@ -4,6 +4,9 @@
 //! error rate are compared within a [`Tolerance`]; per acceptance scenario its status; and
 //! the run's own verdict. A latency counts as changed only when it moved by more than the
 //! relative tolerance AND more than the absolute floor, so sub-millisecond numbers do not flap.
+//!
+//! Why one long file: the comparison model, its rules and both renderings (terminal and
+//! Markdown) change together whenever a compared figure is added.
 
 use std::fmt;
 use std::time::Duration;

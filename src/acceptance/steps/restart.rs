@@ -50,6 +50,7 @@ async fn comes_back(w: &mut GoldenWorld) {
         new, old,
         "the backend answers with the boot id it had before the restart"
     );
+    w.boot_after_restart = Some(new);
 }
 
 #[when(expr = "{string} tries to restart the backend")]
