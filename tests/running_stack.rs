@@ -117,7 +117,9 @@ fn one_fault_one_story(root: &Path) -> Result<String, String> {
     let fails = failed(&summary);
     let nobody = "Nobody can restart the backend without a token";
     if fails.len() != 1 || fails[0].0 != nobody {
-        return Err(format!("open_restart: expected only {nobody:?} to fail, got {fails:?}"));
+        return Err(format!(
+            "open_restart: expected only {nobody:?} to fail, got {fails:?}"
+        ));
     }
     if !summary.notes.iter().any(|n| n.contains(nobody)) {
         return Err(format!(
@@ -141,7 +143,9 @@ fn one_fault_one_story(root: &Path) -> Result<String, String> {
     let (first, rest): (Vec<_>, Vec<_>) = fails.iter().partition(|(name, _)| name == admin);
     let one_reason = format!("the stack did not come back after the scenario {admin:?}");
     if first.len() != 1
-        || !first[0].1.starts_with("the backend comes back with a new boot id")
+        || !first[0]
+            .1
+            .starts_with("the backend comes back with a new boot id")
         || rest.is_empty()
         || rest.iter().any(|(_, why)| !why.contains(&one_reason))
     {
@@ -150,7 +154,11 @@ fn one_fault_one_story(root: &Path) -> Result<String, String> {
              with {one_reason:?}; got {fails:#?}"
         ));
     }
-    if !summary.notes.iter().any(|n| n.contains("did not come back")) {
+    if !summary
+        .notes
+        .iter()
+        .any(|n| n.contains("did not come back"))
+    {
         return Err(format!("no_comeback: no note says so: {:?}", summary.notes));
     }
     Ok(format!(

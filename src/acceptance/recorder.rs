@@ -62,6 +62,44 @@ fn micros_between(from: Option<SystemTime>, to: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
+impl RecordInner {
+    /// Where `feature` is in `features`, adding it on first sight.
+    fn feature_index(&mut self, feature: &gherkin::Feature) -> usize {
+        let key = feature_key(feature);
+        match self.features.iter().position(|f| f.path == key) {
+            Some(f) => f,
+            None => {
+                self.features.push(FeatureResult {
+                    name: feature.name.clone(),
+                    path: key,
+                    scenarios: Vec::new(),
+                });
+                self.features.len() - 1
+            }
+        }
+    }
+}
+
+/// A scenario's result before anything happened to it: passed, no steps yet.
+fn scenario_result(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> ScenarioResult {
+    ScenarioResult {
+        name: scenario.name.clone(),
+        line: scenario.position.line,
+        tags: feature
+            .tags
+            .iter()
+            .chain(&scenario.tags)
+            .map(|t| format!("@{t}"))
+            .collect(),
+        status: Status::Passed,
+        duration_us: 0,
+        steps: Vec::new(),
+        stack_log_tail: None,
+        stack_log_file: None,
+        not_run: None,
+    }
+}
+
 impl Record {
     fn lock(&self) -> std::sync::MutexGuard<'_, RecordInner> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
@@ -106,19 +144,8 @@ impl Record {
         scenario: &gherkin::Scenario,
         reason: &str,
     ) {
-        let fkey = feature_key(feature);
         let mut inner = self.lock();
-        let f = match inner.features.iter().position(|f| f.path == fkey) {
-            Some(f) => f,
-            None => {
-                inner.features.push(FeatureResult {
-                    name: feature.name.clone(),
-                    path: fkey.clone(),
-                    scenarios: Vec::new(),
-                });
-                inner.features.len() - 1
-            }
-        };
+        let f = inner.feature_index(feature);
         let background = feature
             .background
             .iter()
@@ -136,20 +163,10 @@ impl Record {
             })
             .collect();
         inner.features[f].scenarios.push(ScenarioResult {
-            name: scenario.name.clone(),
-            line: scenario.position.line,
-            tags: feature
-                .tags
-                .iter()
-                .chain(&scenario.tags)
-                .map(|t| format!("@{t}"))
-                .collect(),
             status: Status::NotRun,
-            duration_us: 0,
             steps,
-            stack_log_tail: None,
-            stack_log_file: None,
             not_run: Some(reason.to_owned()),
+            ..scenario_result(feature, scenario)
         });
     }
 
@@ -166,33 +183,12 @@ impl Record {
         let inner = &mut *inner;
         match ev {
             Scenario::Started => {
-                let f = match inner.features.iter().position(|f| f.path == fkey) {
-                    Some(f) => f,
-                    None => {
-                        inner.features.push(FeatureResult {
-                            name: feature.name.clone(),
-                            path: fkey.clone(),
-                            scenarios: Vec::new(),
-                        });
-                        inner.features.len() - 1
-                    }
-                };
+                let f = inner.feature_index(feature);
                 let (tail, file) = inner.logs.remove(&key).unzip();
                 inner.features[f].scenarios.push(ScenarioResult {
-                    name: scenario.name.clone(),
-                    line: scenario.position.line,
-                    tags: feature
-                        .tags
-                        .iter()
-                        .chain(&scenario.tags)
-                        .map(|t| format!("@{t}"))
-                        .collect(),
-                    status: Status::Passed,
-                    duration_us: 0,
-                    steps: Vec::new(),
                     stack_log_tail: tail,
                     stack_log_file: file,
-                    not_run: None,
+                    ..scenario_result(feature, scenario)
                 });
                 inner
                     .index

@@ -94,7 +94,12 @@ impl SharedStack {
     /// wait for it to come back if not), then let the next scenarios in.
     /// `restarted_to`: the boot id the scenario itself restarted the stack to and saw
     /// come back, if it did (that restart is no news).
-    pub(crate) async fn leave(&self, key: &ScenarioKey, scenario: &str, restarted_to: Option<&str>) {
+    pub(crate) async fn leave(
+        &self,
+        key: &ScenarioKey,
+        scenario: &str,
+        restarted_to: Option<&str>,
+    ) {
         if self.state().gone_after.is_none() {
             self.check_after(scenario, restarted_to).await;
         }

@@ -155,23 +155,9 @@ pub async fn build_reference_binary() -> Result<PathBuf> {
         );
     }
     let started = Instant::now();
-    let output = tokio::process::Command::new(&cargo)
-        .args(args)
-        .current_dir(&workspace)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .map_err(|source| ProvisionError::CargoSpawn {
-            program: cargo.clone(),
-            source,
-        })?;
-    if !output.status.success() {
-        return Err(ProvisionError::CargoBuild {
-            command,
-            status: output.status.to_string(),
-            stderr_tail: tail_lines(&String::from_utf8_lossy(&output.stderr), 40),
-        });
-    }
+    let mut build = tokio::process::Command::new(&cargo);
+    build.args(args);
+    let output = run_cargo(build, &workspace, &command).await?;
     let executable = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
@@ -267,26 +253,38 @@ pub async fn build_static_reference_binary() -> Result<PathBuf> {
         );
     }
     let started = Instant::now();
-    let output = tokio::process::Command::new(&cargo)
+    let mut build = tokio::process::Command::new(&cargo);
+    build
         .args(&args)
-        .current_dir(&workspace)
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env("RUSTFLAGS", "-C target-feature=+crt-static");
+    run_cargo(build, &workspace, &command).await?;
+    info!(elapsed = ?started.elapsed(), "reference stack built");
+    Ok(binary)
+}
+
+/// Runs a cargo build in `workspace`; `Err` with the tail of its stderr unless it succeeds.
+async fn run_cargo(
+    mut build: tokio::process::Command,
+    workspace: &Path,
+    command: &str,
+) -> Result<std::process::Output> {
+    let output = build
+        .current_dir(workspace)
         .stdin(std::process::Stdio::null())
         .output()
         .await
         .map_err(|source| ProvisionError::CargoSpawn {
-            program: cargo.clone(),
+            program: build.as_std().get_program().to_string_lossy().into_owned(),
             source,
         })?;
     if !output.status.success() {
         return Err(ProvisionError::CargoBuild {
-            command,
+            command: command.to_owned(),
             status: output.status.to_string(),
             stderr_tail: tail_lines(&String::from_utf8_lossy(&output.stderr), 40),
         });
     }
-    info!(elapsed = ?started.elapsed(), "reference stack built");
-    Ok(binary)
+    Ok(output)
 }
 
 async fn host_triple() -> Result<String> {
