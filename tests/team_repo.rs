@@ -51,7 +51,6 @@ fn newest_run(reports: &Path) -> PathBuf {
 }
 
 #[tokio::test]
-#[ignore = "fails in a fresh clone (see the issue 12 note); run with --ignored"]
 async fn a_team_repository_runs_its_own_step_and_goldenpaths_features_from_its_cargo_test() {
     let image = goldenpath::provision::ensure_reference_image()
         .await
