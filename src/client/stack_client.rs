@@ -26,6 +26,9 @@ pub struct StackClient {
     http: transport::Transport,
     base: Arc<Base>,
     contract: Arc<Contract>,
+    /// Whether `/health`'s fields are top-level keys, read without building a `Value`
+    /// (the load mode's hot path); decided once from the contract.
+    health_by_keys: bool,
 }
 
 /// The base URL, parsed once: every request is sent in origin form (its path, with a
@@ -82,6 +85,7 @@ impl StackClient {
                 contract.timeouts.http_request,
             ),
             base: Arc::new(parse_base(base_url)?),
+            health_by_keys: health_by_keys(&contract),
             contract,
         })
     }
@@ -392,14 +396,7 @@ impl StackClient {
         // Checked as a whole: serde_json's slice reader checks each string on its own,
         // which for this answer's short strings cost about eight times as much.
         let body = std::str::from_utf8(&answer.body).map_err(|_| not_json(&answer))?;
-        let names = [
-            &f.status,
-            &f.boot_id,
-            &f.version,
-            &f.started_at,
-            &f.uptime_s,
-        ];
-        if !f.answer.is_empty() || names.iter().any(|n| n.starts_with('/') || n.is_empty()) {
+        if !self.health_by_keys {
             // Fields inside the answer (an envelope): read the whole document.
             let json: Value = serde_json::from_str(body).map_err(|_| not_json(&answer))?;
             let Some(json) = self.unwrap_answer(json) else {
@@ -824,6 +821,21 @@ impl StackClient {
             created_at: opt_str(v, &f.created_at),
         })
     }
+}
+
+/// Whether every field `/health` is read by is a top-level key of the answer.
+fn health_by_keys(contract: &Contract) -> bool {
+    let f = &contract.fields;
+    f.answer.is_empty()
+        && [
+            &f.status,
+            &f.boot_id,
+            &f.version,
+            &f.started_at,
+            &f.uptime_s,
+        ]
+        .iter()
+        .all(|n| !n.is_empty() && !n.starts_with('/'))
 }
 
 /// `POST /api/agent/v2/execute`: how the contract names an endpoint.

@@ -101,8 +101,9 @@ pub async fn ensure_reference_image() -> Result<StackImage> {
         return ensure_image_from_binary(&docker, &binary).await;
     }
     let binary = build_reference_binary().await?;
-    let libraries = shared_libraries(&binary).await?;
-    ensure_image_from_parts(&docker, &binary, &libraries).await
+    let bytes = read_file(&binary).await?;
+    let libraries = shared_libraries(&binary, &bytes).await?;
+    ensure_image_from_parts(&docker, bytes, &libraries).await
 }
 
 /// Checks that a user-named image exists locally (it cannot be pulled).
@@ -172,15 +173,9 @@ pub async fn build_reference_binary() -> Result<PathBuf> {
 }
 
 /// The shared libraries and the loader a dynamically linked binary needs, as `ldd` lists
-/// them (absolute paths on this host); empty for a static binary.
-pub async fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>> {
-    let bytes = tokio::fs::read(binary)
-        .await
-        .map_err(ProvisionError::io(format!(
-            "cannot read {}",
-            binary.display()
-        )))?;
-    if check_static(&bytes).is_ok() {
+/// them (absolute paths on this host); empty for a static binary (`bytes` is its content).
+pub async fn shared_libraries(binary: &Path, bytes: &[u8]) -> Result<Vec<PathBuf>> {
+    if check_static(bytes).is_ok() {
         return Ok(Vec::new());
     }
     let output = tokio::process::Command::new("ldd")
@@ -311,40 +306,26 @@ async fn host_triple() -> Result<String> {
 /// Packages a static binary into `goldenpath/agent-stack:<sha12>`, reusing an existing image.
 #[instrument(skip(docker))]
 pub async fn ensure_image_from_binary(docker: &Docker, binary: &Path) -> Result<StackImage> {
-    let bytes = tokio::fs::read(binary)
-        .await
-        .map_err(ProvisionError::io(format!(
-            "cannot read {}",
-            binary.display()
-        )))?;
+    let bytes = read_file(binary).await?;
     check_static(&bytes).map_err(|detail| ProvisionError::NotStatic {
         binary: binary.to_owned(),
         detail,
     })?;
-    ensure_image_from_parts(docker, binary, &[]).await
+    ensure_image_from_parts(docker, bytes, &[]).await
 }
 
-/// Packages `binary` as `/agent-stack` and each of `libraries` at its own path into a
-/// `FROM scratch` image tagged by their content, reusing an existing image.
+/// Packages the binary `bytes` as `/agent-stack` and each of `libraries` at its own path
+/// into a `FROM scratch` image tagged by their content, reusing an existing image.
 pub async fn ensure_image_from_parts(
     docker: &Docker,
-    binary: &Path,
+    bytes: Vec<u8>,
     libraries: &[PathBuf],
 ) -> Result<StackImage> {
-    let read = |path: PathBuf| async move {
-        tokio::fs::read(&path)
-            .await
-            .map_err(ProvisionError::io(format!(
-                "cannot read {}",
-                path.display()
-            )))
-    };
-    let bytes = read(binary.to_owned()).await?;
     let mut files = Vec::with_capacity(libraries.len());
     let mut hasher = Sha256::new();
     hasher.update(&bytes);
     for library in libraries {
-        let content = read(library.clone()).await?;
+        let content = read_file(library).await?;
         hasher.update(library.to_string_lossy().as_bytes());
         hasher.update(&content);
         files.push((library.clone(), content));
@@ -588,6 +569,15 @@ fn split_reference(image: &str) -> (&str, &str) {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn read_file(path: &Path) -> Result<Vec<u8>> {
+    tokio::fs::read(path)
+        .await
+        .map_err(ProvisionError::io(format!(
+            "cannot read {}",
+            path.display()
+        )))
 }
 
 pub(crate) fn tail_lines(text: &str, n: usize) -> String {
