@@ -296,6 +296,9 @@ pub struct AgentEventSocket {
     contract: Arc<Contract>,
     path: String,
     subprotocol: Option<String>,
+    /// What the configuration says the server must select (`websocket.selects`), when
+    /// the socket offered subprotocols.
+    expected_subprotocol: Option<String>,
     established: ConnectionEstablished,
     pending: VecDeque<AgentFrame>,
     closed: Option<(u16, String)>,
@@ -410,6 +413,7 @@ pub(super) async fn connect(
             contract: contract.clone(),
             path,
             subprotocol,
+            expected_subprotocol: matches!(auth, SocketAuth::Subprotocol).then_some(wanted),
             established,
             pending: VecDeque::new(),
             closed: None,
@@ -423,6 +427,13 @@ impl AgentEventSocket {
     /// The subprotocol the server selected, if any.
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
+    }
+
+    /// The subprotocol the server had to select by the configuration (`websocket.subprotocol`,
+    /// or the offered token protocol when `websocket.selects = "token"`); `None` when the
+    /// socket authenticated by header.
+    pub fn expected_subprotocol(&self) -> Option<&str> {
+        self.expected_subprotocol.as_deref()
     }
 
     /// The `connection_established` frame.

@@ -6,7 +6,6 @@ use super::{Seen, watch};
 use crate::acceptance::tokens::{TokenKind, mint};
 use crate::acceptance::world::GoldenWorld;
 use crate::client::{ClientError, Session, SocketAuth, SocketPath};
-use crate::contract::Selects;
 
 fn path_of(words: &str) -> SocketPath {
     match words {
@@ -65,25 +64,19 @@ async fn ping_pong(w: &mut GoldenWorld) {
 #[then(expr = "the server selected the {string} subprotocol")]
 async fn selected_subprotocol(w: &mut GoldenWorld, expected: String) {
     let socket = w.probe.as_ref().expect("a socket was opened");
-    let ws = &w.contract().websocket;
-    match ws.selects {
-        // The feature names the contract's subprotocol, as configured.
-        Selects::Subprotocol => assert_eq!(
-            socket.subprotocol(),
-            Some(expected.as_str()),
-            "the handshake selected {:?}; browsers drop a connection whose offered subprotocol is not selected",
-            socket.subprotocol()
-        ),
-        // A server that echoes the token protocol instead (websocket.selects = "token").
-        Selects::Token => assert!(
-            socket
-                .subprotocol()
-                .is_some_and(|p| p.starts_with(&ws.token_prefix)),
-            "the handshake selected {:?}; websocket.selects = \"token\" says the server selects the offered {}<token>",
-            socket.subprotocol(),
-            ws.token_prefix
-        ),
-    }
+    let configured = &w.contract().websocket.subprotocol;
+    assert_eq!(
+        &expected, configured,
+        "the feature names {expected:?}, the configuration's websocket.subprotocol is {configured:?}"
+    );
+    // What the server must select is the configuration's (websocket.selects): the
+    // subprotocol itself, or the offered token protocol.
+    assert_eq!(
+        socket.subprotocol(),
+        socket.expected_subprotocol(),
+        "the handshake selected {:?}; browsers drop a connection whose offered subprotocol is not selected",
+        socket.subprotocol()
+    );
 }
 
 #[when(
