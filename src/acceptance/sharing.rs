@@ -160,7 +160,9 @@ impl SharedStack {
                         let mut state = self.state();
                         state.notes.push(format!(
                             "the stack did not come back after the scenario {scenario:?}: {e}; \
-                             every later scenario fails with that reason"
+                             every later scenario fails with that reason (a restart ends the \
+                             stack's process: something must start it again, as a container's \
+                             restart policy does)"
                         ));
                         state.gone_after = Some(scenario.to_owned());
                     }
