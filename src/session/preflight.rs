@@ -239,9 +239,11 @@ pub fn check<W: cucumber::World + cucumber::codegen::WorldInventory + std::fmt::
         return Ok(features);
     }
 
-    // Suggestions come from steps that do match: those of the bundled features and
-    // of the features being checked.
-    let catalogue = known_steps::<W>(&collection, &features);
+    // Suggestions come from steps that do match (those of the bundled features and of
+    // the features being checked), then from every step definition of `W`: a team's
+    // own step may be used by no feature of this run.
+    let mut catalogue = known_steps::<W>(&collection, &features);
+    catalogue.extend(definitions::<W>());
     for step in &mut unknown {
         step.closest = closest(&step.text, &catalogue);
     }
@@ -272,10 +274,86 @@ fn known_steps<W>(
     out
 }
 
+/// Every step definition of `W`, as a readable template (each parameter `…`) with the
+/// place of its function.
+fn definitions<W: cucumber::codegen::WorldInventory>() -> Vec<(String, String)> {
+    use cucumber::codegen::{StepConstructor, inventory};
+    let mut out = Vec::new();
+    let mut add = |(loc, regex, _): (cucumber::step::Location, cucumber::codegen::LazyRegex, _)| {
+        let place = format!("{}:{}", loc.path, loc.line);
+        out.push((template(regex().as_str()), place));
+    };
+    inventory::iter::<W::Given>
+        .into_iter()
+        .for_each(|s| add(s.inner()));
+    inventory::iter::<W::When>
+        .into_iter()
+        .for_each(|s| add(s.inner()));
+    inventory::iter::<W::Then>
+        .into_iter()
+        .for_each(|s| add(s.inner()));
+    out
+}
+
+/// A step definition's regex as a person reads it: anchors dropped, escapes undone,
+/// each top-level group (a parameter) shown as `"…"`.
+fn template(regex: &str) -> String {
+    let body = regex.strip_prefix('^').unwrap_or(regex);
+    let body = body.strip_suffix('$').unwrap_or(body);
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next()
+                    && depth == 0
+                {
+                    out.push(next);
+                }
+            }
+            '(' => {
+                if depth == 0 {
+                    out.push_str("\"…\"");
+                }
+                depth += 1;
+            }
+            ')' => depth = depth.saturating_sub(1),
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Quoted arguments compare as equal, whatever they say: `"Eve"` and `"…"` alike.
+fn shape(text: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn closest(text: &str, catalogue: &[(String, String)]) -> Option<(String, String)> {
+    let text = shape(text);
+    // `max_by` keeps the last of equals: reversed, the first wins, so a step as a feature
+    // uses it comes before its definition's template.
     catalogue
         .iter()
-        .map(|(known, place)| (strsim::normalized_levenshtein(text, known), known, place))
+        .rev()
+        .map(|(known, place)| {
+            let score = strsim::normalized_levenshtein(&text, &shape(known));
+            (score, known, place)
+        })
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, known, place)| (known.clone(), place.clone()))
 }
@@ -303,5 +381,22 @@ mod tests {
         ];
         let (text, place) = closest("\"Alice\" receive five agent events", &catalogue).unwrap();
         assert_eq!(place, "b:2", "{text}");
+    }
+
+    #[test]
+    fn a_definition_reads_as_a_template_and_quoted_arguments_do_not_count() {
+        // What `#[then(expr = "{string}'s newest thread is titled {string}")]` compiles to.
+        let regex = r#"^(?:"([^"\\]*(\\.[^"\\]*)*)"|'([^'\\]*(\\.[^'\\]*)*)')'s newest thread is titled (?:"([^"\\]*(\\.[^"\\]*)*)"|'([^'\\]*(\\.[^'\\]*)*)')$"#;
+        let shown = template(regex);
+        assert_eq!(shown, "\"…\"'s newest thread is titled \"…\"");
+        let catalogue = vec![
+            (
+                "\"Alice\" has started a thread titled \"Groceries\"".to_owned(),
+                "features/threads.feature:8".to_owned(),
+            ),
+            (shown, "tests/golden.rs:16".to_owned()),
+        ];
+        let (_, place) = closest("\"Eve\"'s newest thred is titled \"Hello\"", &catalogue).unwrap();
+        assert_eq!(place, "tests/golden.rs:16");
     }
 }
