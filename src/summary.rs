@@ -200,6 +200,11 @@ pub struct Distribution {
     /// nothing. Absent for every measured thing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_run: Option<String>,
+    /// Agent events only: every event of this type that arrived, repeats within a run
+    /// included (an agent that thinks twice counts two). `count` is the runs it arrived
+    /// in, and the percentiles time the first of each run. Absent for everything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrences: Option<u64>,
 }
 
 /// Outcome of a load run.

@@ -366,6 +366,7 @@ fn write_hlog(
         mean_us: total.mean(),
         hlog: Some(rel),
         not_run: None,
+        occurrences: None,
     };
     (d, per_second)
 }

@@ -200,6 +200,7 @@ fn dialect_b(root: &Path) -> Result<String, String> {
         .scenarios()
         .filter(|s| s.status == Status::Passed)
         .count();
+    let per_run = dialect_b_under_load(root, &file, &stack.url)?;
     drop(stack);
 
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -228,10 +229,74 @@ fn dialect_b(root: &Path) -> Result<String, String> {
         caught.push(fault);
     }
     Ok(format!(
-        "dialect B with dialects/b.toml: {passed} scenarios passed in {:.1} s; caught {}",
+        "dialect B with dialects/b.toml: {passed} scenarios passed in {:.1} s; under load {per_run}; caught {}",
         took.as_secs_f64(),
         caught.join(", ")
     ))
+}
+
+/// The load mode against dialect B, whose agent thinks twice: every event type its
+/// sequence names is timed (the first of each kind per run) and counted, so
+/// `agent_thinking` arrives twice per run and every other type once.
+fn dialect_b_under_load(root: &Path, file: &Path, url: &str) -> Result<String, String> {
+    let run_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let out = Command::new(env!("CARGO_BIN_EXE_goldenpath"))
+        .current_dir(root)
+        .args(["load", "features", "--base-url", url, "--config"])
+        .arg(file)
+        .args(["--users", "2", "--iterations", "6", "--duration", "60s"])
+        .arg("--run-dir")
+        .arg(run_dir.path())
+        .env("GOLDENPATH_TARGET__ENV__JWT_SECRET", JWT_SECRET)
+        .output()
+        .map_err(|e| format!("goldenpath load runs: {e}"))?;
+    let summary: RunSummary = std::fs::read_to_string(run_dir.path().join("summary.json"))
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            format!(
+                "dialect B under load wrote no summary.json ({e}): exit {:?}\n{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+    let load = summary
+        .load
+        .as_ref()
+        .ok_or("dialect B under load: the summary has no load section")?;
+    if out.status.code() != Some(0) || load.iterations_failed > 0 {
+        return Err(format!(
+            "dialect B under load: exit {:?}, {} of {} iterations failed: {}",
+            out.status.code(),
+            load.iterations_failed,
+            load.iterations,
+            summary.reasons.join("; ")
+        ));
+    }
+    let mut seen = Vec::new();
+    for event in [
+        "agent_started",
+        "agent_thinking",
+        "tool_executing",
+        "tool_completed",
+        "agent_completed",
+    ] {
+        let d = load
+            .events
+            .iter()
+            .find(|d| d.name == event)
+            .ok_or_else(|| format!("dialect B under load: no figures for {event}"))?;
+        let runs = d.count;
+        let repeats = if event == "agent_thinking" { 2 } else { 1 };
+        if runs == 0 || d.occurrences != Some(runs * repeats) || d.p50_us == 0 {
+            return Err(format!(
+                "dialect B under load: {event} arrived in {runs} runs, {:?} in all (expected {repeats} per run, timed)",
+                d.occurrences
+            ));
+        }
+        seen.push(format!("{event} {repeats}/run"));
+    }
+    Ok(seen.join(", "))
 }
 
 /// The configuration a team would write for this stack: its URL, its secret (to mint

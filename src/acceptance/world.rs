@@ -492,19 +492,20 @@ impl GoldenWorld {
         }
         match collected {
             Ok(events) => {
-                // The first event of each kind: an agent that thinks twice is timed to
-                // its first thought, as a user sees it.
-                let mut seen = std::collections::HashSet::new();
-                for event in events
-                    .events
-                    .iter()
-                    .filter(|e| seen.insert(e.kind.name.as_str()))
-                {
-                    self.samples.push(EventSample {
-                        event: event.kind.name.clone(),
-                        requested_at,
-                        received_at: event.received_at,
-                    });
+                // The first event of each kind, and how many of that kind: an agent that
+                // thinks twice is timed to its first thought, as a user sees it.
+                let first = self.samples.len();
+                for event in &events.events {
+                    let kind = event.kind.name.as_str();
+                    match self.samples[first..].iter_mut().find(|s| s.event == kind) {
+                        Some(sample) => sample.count += 1,
+                        None => self.samples.push(EventSample {
+                            event: kind.to_owned(),
+                            requested_at,
+                            received_at: event.received_at,
+                            count: 1,
+                        }),
+                    }
                 }
                 if let Some(run) = &mut self.run {
                     run.events = Some(events);

@@ -818,7 +818,7 @@ async fn steps_of<W: VirtualUser>(vu: &mut Vu<W>, worker: &Worker<W>, scheduled:
         let samples = vu.world.drain_event_samples();
         let mut rec = worker.recorder.borrow_mut();
         for s in &samples {
-            rec.event(&s.event, s.latency() + lag, t1);
+            rec.event(&s.event, s.latency() + lag, s.count, t1);
         }
         match result {
             Ok(Ok(())) => rec.step_ok(step.id, t1 - t0 + carried, t1),
@@ -946,6 +946,7 @@ mod tests {
             event: "bumped".into(),
             requested_at: sent,
             received_at: Instant::now(),
+            count: 1,
         });
     }
 

@@ -140,6 +140,9 @@ impl Counters {
 pub struct Series {
     pub hist: Histogram<u64>,
     pub errors: u64,
+    /// Agent events only: every event of this kind, repeats in one run included (the
+    /// histogram holds one sample per run, its first).
+    pub occurrences: u64,
 }
 
 impl Series {
@@ -147,6 +150,7 @@ impl Series {
         Series {
             hist: histogram(),
             errors: 0,
+            occurrences: 0,
         }
     }
 
@@ -341,18 +345,20 @@ impl Recorder {
         self.counters.dropped += 1;
     }
 
-    /// An agent event that arrived `took` after its execute request; recorded at `now`.
-    pub fn event(&mut self, name: &str, took: Duration, now: Instant) {
+    /// The first agent event of its kind in a run, arriving `took` after its execute
+    /// request, recorded at `now`; the run delivered `count` events of that kind.
+    pub fn event(&mut self, name: &str, took: Duration, count: u32, now: Instant) {
         self.roll(now);
-        let us = micros(took);
-        match self.events.iter_mut().find(|(n, _)| n == name) {
-            Some((_, s)) => s.record(us),
+        let at = match self.events.iter().position(|(n, _)| n == name) {
+            Some(at) => at,
             None => {
-                let mut s = Series::new();
-                s.record(us);
-                self.events.push((name.to_owned(), s));
+                self.events.push((name.to_owned(), Series::new()));
+                self.events.len() - 1
             }
-        }
+        };
+        let series = &mut self.events[at].1;
+        series.record(micros(took));
+        series.occurrences += u64::from(count);
     }
 
     pub fn reconnect(&mut self, took: Duration) {
@@ -456,6 +462,7 @@ pub fn merge_series(into: &mut Series, from: &Series) {
         .add(&from.hist)
         .unwrap_or_else(|_| unreachable!("histograms share bounds"));
     into.errors += from.errors;
+    into.occurrences += from.occurrences;
 }
 
 #[cfg(test)]
@@ -480,8 +487,22 @@ mod tests {
             all.record(v).unwrap();
         }
         let mut merged = Series::new();
-        merge_series(&mut merged, &Series { hist: a, errors: 1 });
-        merge_series(&mut merged, &Series { hist: b, errors: 2 });
+        merge_series(
+            &mut merged,
+            &Series {
+                hist: a,
+                errors: 1,
+                occurrences: 0,
+            },
+        );
+        merge_series(
+            &mut merged,
+            &Series {
+                hist: b,
+                errors: 2,
+                occurrences: 0,
+            },
+        );
         assert_eq!(merged.errors, 3);
         assert_eq!(merged.hist.len(), all.len());
         for q in [0.5, 0.9, 0.95, 0.99, 0.999, 1.0] {
@@ -564,7 +585,7 @@ mod tests {
         // Moving to interval 3 sends interval 1; interval 2 had nothing and is not sent.
         recorder.iteration(0, ms(2), true, start + INTERVAL * 3 + ms(5));
         assert_eq!(intervals(&sent), [0, 1]);
-        recorder.event("agent_started", ms(3), start + INTERVAL * 3 + ms(900));
+        recorder.event("agent_started", ms(3), 1, start + INTERVAL * 3 + ms(900));
         assert_eq!(intervals(&sent), [0, 1], "still interval 3");
         recorder.finish();
         assert_eq!(intervals(&sent), [0, 1, 3]);

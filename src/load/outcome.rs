@@ -78,6 +78,7 @@ pub fn distribution(name: &str, s: &Series, hlog: Option<String>) -> Distributio
         mean_us: if h.is_empty() { 0.0 } else { h.mean() },
         hlog,
         not_run: None,
+        occurrences: None,
     }
 }
 
@@ -129,7 +130,10 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         .series
         .iter()
         .filter_map(|(k, s)| match k {
-            SeriesKey::Event(name) => Some(distribution(name, s, c.hlog_path(k))),
+            SeriesKey::Event(name) => Some(Distribution {
+                occurrences: Some(s.occurrences),
+                ..distribution(name, s, c.hlog_path(k))
+            }),
             _ => None,
         })
         .collect();

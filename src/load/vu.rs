@@ -18,6 +18,9 @@ pub struct EventSample {
     pub requested_at: Instant,
     /// When the frame was read off the socket.
     pub received_at: Instant,
+    /// How many events of this kind the run delivered (an agent that thinks twice: 2).
+    /// Only the first is timed, as a user sees it; the count goes into the report.
+    pub count: u32,
 }
 
 impl EventSample {

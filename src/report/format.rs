@@ -2,6 +2,17 @@
 //!
 //! One place decides how a latency or a duration reads, so the three outputs agree.
 
+/// An agent event's name, with how many arrived per run when a run delivers more than
+/// one of its kind (`agent_thinking, 2.00 per run`); the percentiles time the first.
+pub(crate) fn event_name(d: &crate::summary::Distribution) -> String {
+    match d.occurrences {
+        Some(n) if d.count > 0 && n > d.count => {
+            format!("{}, {:.2} per run", d.name, n as f64 / d.count as f64)
+        }
+        _ => d.name.clone(),
+    }
+}
+
 /// A latency in milliseconds with precision that suits its size: `0.42`, `12.3`, `412`.
 pub(crate) fn ms(us: u64) -> String {
     ms_f64(us as f64)

@@ -7,7 +7,7 @@ use std::path::Path;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::charts;
-use super::format::{count, duration_s, duration_us, error_rate, ms, percent, tail};
+use super::format::{count, duration_s, duration_us, error_rate, event_name, ms, percent, tail};
 use crate::summary::{
     Distribution, FeatureResult, LoadResult, RestartWindow, RunKind, RunSummary, ScenarioResult,
     Status, ThresholdResult, Verdict,
@@ -366,7 +366,7 @@ fn distribution_table(
                         }
                     } @else {
                     tr class=[bad.then_some("failed")] {
-                        td { (d.name) }
+                        td { (event_name(d)) }
                         td.num { (count(d.count)) }
                         td.num { (count(d.errors)) }
                         td.num { (percent(error_rate(d.errors, d.count))) }

@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::format::{count, duration_s, duration_us, error_rate, first_line, ms_unit, percent};
+use super::format::{
+    count, duration_s, duration_us, error_rate, event_name, first_line, ms_unit, percent,
+};
 use crate::summary::{Distribution, LoadResult, RunKind, RunSummary, Status, Verdict};
 
 /// Failed scenarios listed one by one; past this only their number.
@@ -257,7 +259,7 @@ fn load_part(out: &mut String, load: &LoadResult) {
             "| Agent event | Count | Errors | p50 | p95 | p99 |\n|---|---:|---:|---:|---:|---:|\n",
         );
         for d in &load.events {
-            dist_row(out, &text(&d.name), d);
+            dist_row(out, &text(&event_name(d)), d);
         }
         out.push('\n');
     }
