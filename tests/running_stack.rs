@@ -30,7 +30,7 @@ use goldenpath::{Config, RunOptions};
 
 mod common;
 
-use common::faults::{matrix, verdict};
+use common::faults::{AGENT_EVENTS, matrix, verdict};
 
 /// Set in the environment of the child process that serves the stack.
 const SERVE: &str = "GOLDENPATH_TEST_SERVE_STACK";
@@ -274,13 +274,7 @@ fn dialect_b_under_load(root: &Path, file: &Path, url: &str) -> Result<String, S
         ));
     }
     let mut seen = Vec::new();
-    for event in [
-        "agent_started",
-        "agent_thinking",
-        "tool_executing",
-        "tool_completed",
-        "agent_completed",
-    ] {
+    for event in AGENT_EVENTS {
         let d = load
             .events
             .iter()

@@ -6,6 +6,14 @@ use goldenpath::summary::{ScenarioResult, Status};
 
 pub const EXECUTE: &str = "Executing the agent is accepted and reports five events in order";
 pub const FIVE_EVENTS: &str = "\"Alice\" receives the five agent events in order";
+/// The contract's five agent event types of one run, in order.
+pub const AGENT_EVENTS: [&str; 5] = [
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+];
 
 /// (fault, [(scenario name, text of the step that must fail)]).
 pub fn matrix() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
@@ -99,13 +107,7 @@ pub fn matrix() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
         ),
         ("slow_agent:6000", vec![(EXECUTE, FIVE_EVENTS)]),
     ];
-    for event in [
-        "agent_started",
-        "agent_thinking",
-        "tool_executing",
-        "tool_completed",
-        "agent_completed",
-    ] {
+    for event in AGENT_EVENTS {
         let fault: &'static str = Box::leak(format!("drop_event:{event}").into_boxed_str());
         rows.push((fault, vec![(EXECUTE, FIVE_EVENTS)]));
     }
