@@ -1,4 +1,4 @@
-//! The command line: `goldenpath run | load | report | compare`. Maps arguments onto
+//! The command line: `goldenpath run | load | merge | report | compare`. Maps arguments onto
 //! the library's option types and outcomes onto exit codes, through the library's
 //! public API only; no logic of its own.
 
@@ -28,7 +28,9 @@ pub enum Command {
     /// Run the acceptance features against a stack and write reports.
     Run(RunArgs),
     /// Run scenarios (default: tagged @load) as many concurrent virtual users.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
+    /// Merge the shards of a split load run (`load --shard I/N`) into one run, exactly.
+    Merge(MergeArgs),
     /// Rebuild report.html and summary.md of a run from its stored results.
     Report(ReportArgs),
     /// Compare a run against a baseline; exits 1 on a regression.
@@ -78,6 +80,36 @@ pub struct LoadArgs {
     /// Write this run's results exactly here instead of reports/<run-id>/.
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
+    /// Run shard I of N of a split run (default: JOB_COMPLETION_INDEX of a Kubernetes
+    /// Indexed Job, with --shards N).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<goldenpath::load::Shard>,
+    /// The shard count when the index comes from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "N", env = "GOLDENPATH_SHARDS")]
+    pub shards: Option<u64>,
+    /// The run's id, shared by every shard; a shard writes to reports/<run-id>/shard-<I>/.
+    #[arg(long, value_name = "ID", env = "GOLDENPATH_RUN_ID")]
+    pub run_id: Option<String>,
+    /// The instant (RFC 3339) at which every shard starts its schedule; default: the
+    /// UTC stamp a run id begins with (20261204T020000Z-nightly), if any.
+    #[arg(long, value_name = "RFC3339", env = "GOLDENPATH_START_AT")]
+    pub start_at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard run directories, or a directory holding them (reports/<run-id>/).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Where the merged run is written.
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: PathBuf,
+    /// Merge the shards that are there; the verdict is then INCOMPLETE.
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Wait up to this long for every shard's results, e.g. 2h.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub wait: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -162,11 +194,33 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Load(args) => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(load(args)),
+            Ok(rt) => rt.block_on(load(*args)),
             Err(e) => error(format!("cannot start the async runtime: {e}")),
         },
+        Command::Merge(args) => merge(&args),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
+    }
+}
+
+fn merge(args: &MergeArgs) -> ExitCode {
+    let opts = goldenpath::load::MergeOptions {
+        inputs: args.inputs.clone(),
+        run_dir: args.run_dir.clone(),
+        allow_missing: args.allow_missing,
+        wait: args.wait,
+    };
+    match goldenpath::load::merge(&opts) {
+        Ok(outcome) => {
+            print!("{}", outcome.text);
+            println!("reports: {}", outcome.run_dir.display());
+            if outcome.summary.verdict == Verdict::Pass {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+        Err(e) => error(e),
     }
 }
 
@@ -232,10 +286,14 @@ async fn load(args: LoadArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return error(e),
     };
+    let split = match Split::of(&args) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
     let run_dir = args
         .run_dir
         .clone()
-        .unwrap_or_else(|| args.reports.join(goldenpath::provision::new_run_id()));
+        .unwrap_or_else(|| split.run_dir(&args.reports));
     let provenance = Provenance {
         command_line: command_line(),
         repository: std::env::current_dir().ok(),
@@ -255,9 +313,22 @@ async fn load(args: LoadArgs) -> ExitCode {
     load.restart_at = args.restart_at;
     load.workers = args.workers;
     load.progress = ProgressMode::Auto;
+    load.shard = split.shard;
+    load.run_id = split.run_id.clone();
+    load.start_at = split.start_at;
     opts.provenance = provenance;
     opts.handle_interrupts = true;
+    let sharded = split.shard.is_split();
     match goldenpath::load::run::<GoldenWorld>(opts).await {
+        // A shard's own figures are a part of the run: `merge` judges the whole, and a
+        // shard that exited 1 would fail an Indexed Job and stop its sibling shards.
+        Ok(_) if sharded => {
+            println!(
+                "shard {}: results written; the run's verdict is `goldenpath merge`'s",
+                split.shard
+            );
+            ExitCode::SUCCESS
+        }
         Ok(outcome) => {
             if outcome.thresholds_passed && outcome.summary.verdict == Verdict::Pass {
                 ExitCode::SUCCESS
@@ -266,5 +337,57 @@ async fn load(args: LoadArgs) -> ExitCode {
             }
         }
         Err(e) => error(e),
+    }
+}
+
+/// How a load run is split: the shard, the shared run id and start instant.
+struct Split {
+    shard: goldenpath::load::Shard,
+    run_id: Option<String>,
+    start_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Split {
+    fn of(args: &LoadArgs) -> Result<Split, String> {
+        use goldenpath::load::shard;
+        let shard = goldenpath::load::Shard::from_flags_or_env(args.shard, args.shards, |k| {
+            std::env::var(k).ok()
+        })?;
+        let run_id = args.run_id.clone().filter(|id| !id.trim().is_empty());
+        if shard.is_split() && run_id.is_none() {
+            return Err(format!(
+                "shard {shard} needs the run id every shard shares: give --run-id or {}",
+                shard::RUN_ID_ENV
+            ));
+        }
+        if let Some(id) = &run_id
+            && (id.contains('/') || id.contains('\\') || id == "." || id == "..")
+        {
+            return Err(format!(
+                "--run-id {id:?} must be usable as a directory name"
+            ));
+        }
+        let start_at = match args.start_at.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(s) => Some(shard::parse_start_at(s)?),
+            None => run_id.as_deref().and_then(shard::start_named_by),
+        };
+        Ok(Split {
+            shard,
+            run_id,
+            start_at,
+        })
+    }
+
+    /// reports/<run-id>/ for a whole run, reports/<run-id>/shard-<I>/ for a shard.
+    fn run_dir(&self, reports: &std::path::Path) -> PathBuf {
+        let id = self
+            .run_id
+            .clone()
+            .unwrap_or_else(goldenpath::provision::new_run_id);
+        if self.shard.is_split() {
+            reports.join(id).join(format!("shard-{}", self.shard.index))
+        } else {
+            reports.join(id)
+        }
     }
 }

@@ -68,6 +68,9 @@ pub enum Verdict {
     Pass,
     /// At least one reason in `RunSummary::reasons` says what went wrong.
     Fail,
+    /// A merged load run with shards missing (`goldenpath merge --allow-missing`): the
+    /// figures cover only the shards that were there; nothing to sign off.
+    Incomplete,
 }
 
 /// What was tested, where, by what.
@@ -257,6 +260,40 @@ pub struct LoadResult {
     pub timeline: Vec<TimelinePoint>,
     /// What the backend restart under load cost; None when no restart was requested.
     pub restart: Option<RestartWindow>,
+    /// This run is one shard of a split run (`goldenpath load --shard I/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// A merged run (`goldenpath merge`): every shard that was merged, by index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardInfo>,
+    /// A merged run: the shard indices that were missing (`--allow-missing`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<u64>,
+}
+
+/// One shard of a split load run, as it ran.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct ShardInfo {
+    /// 0-based shard index.
+    pub index: u64,
+    /// How many shards the run was split into.
+    pub count: u64,
+    /// The run id every shard of the run shares.
+    pub run_id: String,
+    /// The shared start instant (RFC 3339), when there was one.
+    pub start_at: Option<String>,
+    /// When this shard's schedule started (RFC 3339, milliseconds).
+    pub started_schedule_at: String,
+    /// How far behind the shared start this shard's schedule began.
+    pub lateness_ms: u64,
+    /// The host the shard ran on.
+    pub host: String,
+    /// This shard's virtual users (its share of the run's).
+    pub users: u64,
+    /// Iterations this shard started.
+    pub iterations: u64,
+    /// Of those, failed.
+    pub iterations_failed: u64,
 }
 
 /// One kind of failure seen during a load run.

@@ -120,26 +120,8 @@ async fn the_golden_path_under_load_counts_agree() {
     assert!(l.acknowledged_messages >= 27, "{}", l.acknowledged_messages);
     assert_eq!(out.summary.verdict, Verdict::Pass, "{}", out.text);
     assert!(run_dir.join("summary.json").is_file());
-    assert_matches_committed_schema(&run_dir.join("summary.json"));
+    common::assert_matches_committed_schema(&run_dir.join("summary.json"));
     assert_hlogs_read_back(&run_dir, l);
-}
-
-/// A real load run's summary.json against `schemas/summary.schema.json`.
-fn assert_matches_committed_schema(summary: &Path) {
-    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/summary.schema.json");
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the committed schema is valid");
-    let errors: Vec<String> = validator
-        .iter_errors(&json)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "summary.json does not match the committed schema: {errors:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

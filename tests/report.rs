@@ -521,6 +521,9 @@ fn load_summary(run_dir: &Path, shape: &LoadShape) -> RunSummary {
                 reconnect: None,
                 lost_messages: 0,
             }),
+            shard: None,
+            shards: Vec::new(),
+            missing_shards: Vec::new(),
         }),
     }
 }

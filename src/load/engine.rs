@@ -46,7 +46,8 @@ use super::panics::{self, QuietPanics};
 use super::plan::Plan;
 use super::progress::{Progress, ProgressMode};
 use super::restart::{RestartClock, RestartTally, RestartTarget, UserRestart};
-use super::schedule::{self, IterationBudget, Model, Shape};
+use super::schedule::{IterationBudget, Model, Shape};
+use super::shard::Shard;
 use super::vu::{LedgerCheck, VirtualUser};
 
 /// Everything `goldenpath load` is asked: flags override the profile's values.
@@ -84,6 +85,14 @@ pub struct LoadOptions {
     pub environment: Environment,
     /// Whether a progress line is shown while the run goes.
     pub progress: ProgressMode,
+    /// The part of the run this process holds (`--shard I/N`); the whole by default.
+    pub shard: Shard,
+    /// The run's id, shared by every shard of one run (`--run-id`); the run
+    /// directory's name when not given.
+    pub run_id: Option<String>,
+    /// The instant every shard starts its schedule at (`--start-at`); a shard that
+    /// gets there late starts at once and reports its lateness. Now when not given.
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl LoadOptions {
@@ -199,6 +208,59 @@ const VERIFY_TIMEOUT_INTERRUPTED: Duration = Duration::from_secs(10);
 const VERIFY_CONCURRENCY: usize = 32;
 /// Time given to worker threads to start before the first user or arrival.
 const START_DELAY: Duration = Duration::from_millis(50);
+/// A shared start further away than this is refused (a wrong date, not a wait).
+const LONGEST_WAIT_FOR_START: Duration = Duration::from_secs(3600);
+/// Lateness below this is not worth a line on the terminal.
+const LATE: Duration = Duration::from_secs(1);
+
+/// When the schedule starts: [`START_DELAY`] from now, or at the shared `--start-at`
+/// instant (of every shard of a run), or, past it, at once with the lateness noted.
+#[derive(Debug, Clone, Copy)]
+struct ScheduleStart {
+    instant: Instant,
+    wall: SystemTime,
+    /// Behind the shared instant (zero without one).
+    lateness: Duration,
+    wait: Duration,
+}
+
+impl ScheduleStart {
+    fn at(shared: Option<chrono::DateTime<chrono::Utc>>) -> Result<ScheduleStart, LoadError> {
+        let (now, now_wall) = (Instant::now(), SystemTime::now());
+        let Some(shared) = shared else {
+            return Ok(ScheduleStart {
+                instant: now + START_DELAY,
+                wall: now_wall + START_DELAY,
+                lateness: Duration::ZERO,
+                wait: START_DELAY,
+            });
+        };
+        let shared_wall = SystemTime::from(shared);
+        let (wait, lateness) = match shared_wall.duration_since(now_wall + START_DELAY) {
+            Ok(ahead) => (START_DELAY + ahead, Duration::ZERO),
+            Err(behind) => (START_DELAY, behind.duration()),
+        };
+        if wait > LONGEST_WAIT_FOR_START {
+            return Err(LoadError::Profile(format!(
+                "the shared start {} is {} away (at most {}): is the date right?",
+                shared.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                humantime::format_duration(Duration::from_secs(wait.as_secs())),
+                humantime::format_duration(LONGEST_WAIT_FOR_START)
+            )));
+        }
+        Ok(ScheduleStart {
+            instant: now + wait,
+            wall: now_wall + wait,
+            lateness,
+            wait,
+        })
+    }
+
+    /// The wait, when long enough to say so.
+    fn wait_announced(&self) -> Option<Duration> {
+        (self.wait > LATE).then(|| Duration::from_secs(self.wait.as_secs()))
+    }
+}
 
 /// Runs the selected scenarios as load, writes `summary.json` and the `.hlog` files in
 /// `opts.run_dir`, prints the text summary, and returns the outcome.
@@ -215,7 +277,7 @@ pub async fn run_users<W: VirtualUser>(
 ) -> Result<LoadOutcome, LoadError> {
     let (profile_name, profile) = opts.effective_profile().map_err(LoadError::Profile)?;
     let parallelism = std::thread::available_parallelism().map_or(1, usize::from);
-    let shape = Shape::resolve(&profile, parallelism).map_err(LoadError::Profile)?;
+    let shape = Shape::resolve(&profile, parallelism, opts.shard).map_err(LoadError::Profile)?;
     if shape.restart_at.is_some() && restart.is_none() {
         return Err(LoadError::Profile(
             "restart_at is set but this target cannot be restarted by the harness".into(),
@@ -234,10 +296,30 @@ pub async fn run_users<W: VirtualUser>(
     };
     std::fs::create_dir_all(&opts.run_dir).map_err(output_err)?;
 
+    let schedule_start = ScheduleStart::at(opts.start_at)?;
+    if let Some(wait) = schedule_start.wait_announced() {
+        eprintln!(
+            "goldenpath: shard {} waits {} for the shared start at {}",
+            shape.shard,
+            humantime::format_duration(wait),
+            opts.start_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default()
+        );
+    } else if schedule_start.lateness > LATE {
+        eprintln!(
+            "goldenpath: shard {} starts {} late for the shared start at {}",
+            shape.shard,
+            humantime::format_duration(Duration::from_secs(schedule_start.lateness.as_secs())),
+            opts.start_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default()
+        );
+    }
     let _quiet = QuietPanics::install();
     let started_wall = chrono::Utc::now();
-    let start = Instant::now() + START_DELAY;
-    let start_wall = SystemTime::now() + START_DELAY;
+    let start = schedule_start.instant;
+    let start_wall = schedule_start.wall;
     let names = SeriesNames {
         steps: plan.steps.iter().map(|s| s.name.clone()).collect(),
         scenarios: plan.scenarios.iter().map(|s| s.name.clone()).collect(),
@@ -256,7 +338,7 @@ pub async fn run_users<W: VirtualUser>(
     let stop_starting = shutdown.child_token();
     let abort = shutdown.child_token();
     let clock = Arc::new(RestartClock::default());
-    let budget = Arc::new(IterationBudget::new(shape.iterations));
+    let budget = Arc::new(IterationBudget::new(shape.iteration_budget()));
     let (tx, mut rx) = mpsc::unbounded_channel::<WorkerMsg>();
     let mut threads = Vec::new();
     for index in 0..shape.workers {
@@ -375,6 +457,10 @@ pub async fn run_users<W: VirtualUser>(
         interrupted,
         environment: opts.environment.clone(),
         run_dir: &opts.run_dir,
+        run_id: opts.run_id.clone(),
+        start_at: opts.start_at,
+        schedule_start_wall: start_wall,
+        lateness: schedule_start.lateness,
     };
     let built = outcome::build(&facts, &collector);
     if let Some(e) = collector.write_error.take() {
@@ -545,7 +631,7 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
                 .into_iter()
                 .map(|index| {
                     let vu = new_vu(index);
-                    let offset = schedule::ramp_offset(index, total, ramp_up);
+                    let offset = super::schedule::ramp_offset(index, total, ramp_up);
                     tokio::task::spawn_local(closed_user(vu, worker.clone(), offset))
                 })
                 .collect();
@@ -735,13 +821,7 @@ async fn open_user<W: VirtualUser>(mut vu: Vu<W>, worker: Rc<Worker<W>>, pool: R
 /// Open model: hands this worker's arrivals to idle users at their scheduled instants;
 /// an arrival that finds no idle user is dropped (and counted).
 async fn dispatch<W: VirtualUser>(worker: &Worker<W>, pool: &Pool, index: usize, rate: Rate) {
-    let arrivals = schedule::arrivals_of_worker(
-        index,
-        worker.shape.workers,
-        rate,
-        worker.shape.duration,
-        worker.shape.iterations,
-    );
+    let arrivals = worker.shape.arrivals_of_worker(index, rate);
     for (_, offset) in arrivals {
         let at = worker.start + offset;
         tokio::select! {

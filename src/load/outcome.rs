@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 
 use crate::summary::{
     Distribution, Environment, ErrorGroup, LoadResult, RestartWindow, RunKind, RunSummary,
-    SCHEMA_VERSION, ThresholdResult, Verdict,
+    SCHEMA_VERSION, ShardInfo, ThresholdResult, Verdict,
 };
 
 use super::collector::Collector;
@@ -46,6 +46,13 @@ pub struct RunFacts<'a> {
     pub interrupted: bool,
     pub environment: Environment,
     pub run_dir: &'a Path,
+    /// The shared run id (`--run-id`), else the run directory's name.
+    pub run_id: Option<String>,
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the schedule started (what the interval logs count from).
+    pub schedule_start_wall: std::time::SystemTime,
+    /// Behind `start_at`.
+    pub lateness: Duration,
 }
 
 pub struct Built {
@@ -56,7 +63,16 @@ pub struct Built {
 
 /// A distribution of one series.
 pub fn distribution(name: &str, s: &Series, hlog: Option<String>) -> Distribution {
-    let h = &s.hist;
+    distribution_of(name, &s.hist, s.errors, hlog)
+}
+
+/// A distribution of one histogram (µs) with `errors` failed samples beside it.
+pub fn distribution_of(
+    name: &str,
+    h: &Histogram<u64>,
+    errors: u64,
+    hlog: Option<String>,
+) -> Distribution {
     let q = |q: f64| {
         if h.is_empty() {
             0
@@ -67,7 +83,7 @@ pub fn distribution(name: &str, s: &Series, hlog: Option<String>) -> Distributio
     Distribution {
         name: name.to_owned(),
         count: h.len(),
-        errors: s.errors,
+        errors,
         min_us: if h.is_empty() { 0 } else { h.min() },
         p50_us: q(0.5),
         p90_us: q(0.9),
@@ -181,94 +197,34 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         }
     });
 
-    // Thresholds: the configured ones, plus the correctness rules that always hold.
-    let mut rules: Vec<Threshold> = f.thresholds.to_vec();
-    for implicit in ["lost_messages == 0", "misdelivered_events == 0"] {
-        let rule: Rule = implicit
-            .parse()
-            .unwrap_or_else(|_| unreachable!("valid built-in rule"));
-        if !rules
-            .iter()
-            .any(|t| t.step.is_none() && t.rule.metric == rule.metric)
-        {
-            rules.push(Threshold { step: None, rule });
-        }
-    }
-    let all_rules: Vec<Rule> = rules.iter().map(|t| t.rule).collect();
+    let rules = with_implicit_rules(f.thresholds);
     let scenario_series = series(&SeriesKey::Scenario);
-    let global = Measured {
+    let global = GlobalFigures {
+        scenario: &scenario_series.hist,
+        iterations: counters.iterations,
+        iterations_failed: counters.iterations_failed,
         throughput_per_s: throughput,
         dropped: counters.dropped,
         lost_messages: f.ledger.lost,
         misdelivered_events: f.misdelivered,
-        ..measured_of(
-            &scenario_series.hist,
-            &all_rules,
-            counters.iterations - counters.iterations_failed,
-            counters.iterations_failed,
-        )
     };
-    let mut threshold_results = Vec::new();
-    for t in &rules {
-        match &t.step {
-            None => {
-                let e = t.rule.evaluate(&global);
-                threshold_results.push(ThresholdResult {
-                    rule: t.rule.to_string(),
-                    scope: "global".into(),
-                    measured: e.measured,
-                    passed: e.passed,
-                });
-            }
-            Some(selector) => {
-                let matching: Vec<usize> = f
-                    .plan_steps
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.matches(selector))
-                    .map(|(i, _)| i)
-                    .collect();
-                if matching.is_empty() || !t.rule.metric.step_scoped() {
-                    threshold_results.push(ThresholdResult {
-                        rule: t.rule.to_string(),
-                        scope: selector.clone(),
-                        measured: if matching.is_empty() {
-                            "no step of the run matches".into()
-                        } else {
-                            format!("{} cannot be scoped to a step", t.rule.metric)
-                        },
-                        passed: false,
-                    });
-                }
-                for i in matching.into_iter().filter(|_| t.rule.metric.step_scoped()) {
-                    let s = series(&SeriesKey::Step(i));
-                    let e =
-                        t.rule
-                            .evaluate(&measured_of(&s.hist, &all_rules, s.hist.len(), s.errors));
-                    threshold_results.push(ThresholdResult {
-                        rule: t.rule.to_string(),
-                        scope: f.plan_steps[i].name.clone(),
-                        measured: e.measured,
-                        passed: e.passed,
-                    });
-                }
-            }
-        }
-    }
-    let passed = threshold_results.iter().all(|t| t.passed);
-    let mut reasons: Vec<String> = threshold_results
+    let step_figures: Vec<StepFigures<'_>> = f
+        .plan_steps
         .iter()
-        .filter(|t| !t.passed)
-        .map(|t| {
-            format!(
-                "{} is {}, rule {} ({})",
-                measured_name(&t.rule),
-                t.measured,
-                t.rule,
-                t.scope
-            )
+        .enumerate()
+        .map(|(i, info)| {
+            let s = series(&SeriesKey::Step(i));
+            StepFigures {
+                name: &info.name,
+                selected_by: Box::new(move |selector| info.matches(selector)),
+                hist: &s.hist,
+                errors: s.errors,
+            }
         })
         .collect();
+    let threshold_results = judge(&rules, &global, &step_figures);
+    let passed = threshold_results.iter().all(|t| t.passed);
+    let mut reasons = threshold_reasons(&threshold_results);
     if let Some(Err(e)) = f.restart_result {
         reasons.push(format!("the backend restart failed: {e}"));
     }
@@ -289,10 +245,33 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         Verdict::Fail
     };
 
+    let shard = f.shape.shard;
     let (rate_per_s, users) = match f.shape.model {
-        Model::Closed { users, .. } => (None, users),
-        Model::Open { rate, max_users } => (Some(rate.as_per_second()), max_users),
+        Model::Closed { users, .. } => (None, shard.share(users)),
+        Model::Open { rate, max_users } => (
+            Some(rate.as_per_second() / shard.count as f64),
+            shard.share(max_users),
+        ),
     };
+    let run_id = f.run_id.clone().unwrap_or_else(|| {
+        f.run_dir
+            .file_name()
+            .map_or_else(|| "load".to_owned(), |n| n.to_string_lossy().into_owned())
+    });
+    let millis =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let shard_info = shard.is_split().then(|| ShardInfo {
+        index: shard.index,
+        count: shard.count,
+        run_id: run_id.clone(),
+        start_at: f.start_at.map(millis),
+        started_schedule_at: millis(f.schedule_start_wall.into()),
+        lateness_ms: u64::try_from(f.lateness.as_millis()).unwrap_or(u64::MAX),
+        host: f.environment.hostname.clone(),
+        users,
+        iterations: counters.iterations,
+        iterations_failed: counters.iterations_failed,
+    });
     let load = LoadResult {
         model: f.shape.model.name().to_owned(),
         profile: f.profile.clone(),
@@ -315,11 +294,10 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         thresholds: threshold_results,
         timeline: c.timeline.clone(),
         restart,
+        shard: shard_info,
+        shards: Vec::new(),
+        missing_shards: Vec::new(),
     };
-    let run_id = f
-        .run_dir
-        .file_name()
-        .map_or_else(|| "load".to_owned(), |n| n.to_string_lossy().into_owned());
     let summary = RunSummary {
         schema_version: SCHEMA_VERSION,
         run_id,
@@ -343,6 +321,126 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         summary,
         text,
     }
+}
+
+/// The configured thresholds plus the correctness rules that always hold
+/// (`lost_messages == 0`, `misdelivered_events == 0`) unless configured otherwise.
+pub fn with_implicit_rules(configured: &[Threshold]) -> Vec<Threshold> {
+    let mut rules = configured.to_vec();
+    for implicit in ["lost_messages == 0", "misdelivered_events == 0"] {
+        let rule: Rule = implicit
+            .parse()
+            .unwrap_or_else(|_| unreachable!("valid built-in rule"));
+        if !rules
+            .iter()
+            .any(|t| t.step.is_none() && t.rule.metric == rule.metric)
+        {
+            rules.push(Threshold { step: None, rule });
+        }
+    }
+    rules
+}
+
+/// What global thresholds are evaluated on.
+pub struct GlobalFigures<'a> {
+    /// Every iteration's time (µs).
+    pub scenario: &'a Histogram<u64>,
+    pub iterations: u64,
+    pub iterations_failed: u64,
+    pub throughput_per_s: f64,
+    pub dropped: u64,
+    pub lost_messages: u64,
+    pub misdelivered_events: u64,
+}
+
+/// What a step-scoped threshold is evaluated on: one step position.
+pub struct StepFigures<'a> {
+    /// The step's name in the reports (and a threshold result's scope).
+    pub name: &'a str,
+    /// Whether a threshold's `step = "..."` designates this step.
+    pub selected_by: Box<dyn Fn(&str) -> bool + 'a>,
+    /// The step's passed samples (µs).
+    pub hist: &'a Histogram<u64>,
+    pub errors: u64,
+}
+
+/// Evaluates every rule: a global one on `global`, a step-scoped one on each step it
+/// designates (failing when it designates none). One place for a run and a merge.
+pub fn judge(
+    rules: &[Threshold],
+    global: &GlobalFigures<'_>,
+    steps: &[StepFigures<'_>],
+) -> Vec<ThresholdResult> {
+    let all_rules: Vec<Rule> = rules.iter().map(|t| t.rule).collect();
+    let global = Measured {
+        throughput_per_s: global.throughput_per_s,
+        dropped: global.dropped,
+        lost_messages: global.lost_messages,
+        misdelivered_events: global.misdelivered_events,
+        ..measured_of(
+            global.scenario,
+            &all_rules,
+            global.iterations - global.iterations_failed,
+            global.iterations_failed,
+        )
+    };
+    let mut results = Vec::new();
+    for t in rules {
+        let Some(selector) = &t.step else {
+            let e = t.rule.evaluate(&global);
+            results.push(ThresholdResult {
+                rule: t.rule.to_string(),
+                scope: "global".into(),
+                measured: e.measured,
+                passed: e.passed,
+            });
+            continue;
+        };
+        let matching: Vec<&StepFigures<'_>> =
+            steps.iter().filter(|s| (s.selected_by)(selector)).collect();
+        if matching.is_empty() || !t.rule.metric.step_scoped() {
+            results.push(ThresholdResult {
+                rule: t.rule.to_string(),
+                scope: selector.clone(),
+                measured: if matching.is_empty() {
+                    "no step of the run matches".into()
+                } else {
+                    format!("{} cannot be scoped to a step", t.rule.metric)
+                },
+                passed: false,
+            });
+            continue;
+        }
+        for s in matching {
+            let e = t
+                .rule
+                .evaluate(&measured_of(s.hist, &all_rules, s.hist.len(), s.errors));
+            results.push(ThresholdResult {
+                rule: t.rule.to_string(),
+                scope: s.name.to_owned(),
+                measured: e.measured,
+                passed: e.passed,
+            });
+        }
+    }
+    results
+}
+
+/// One line per failed threshold, for the verdict's reasons.
+pub fn threshold_reasons(results: &[ThresholdResult]) -> Vec<String> {
+    results
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| {
+            format!(
+                "{} is {}, rule {} ({})",
+                measured_name(&t.rule),
+                t.measured,
+                t.rule,
+                t.scope
+            )
+        })
+        .collect()
 }
 
 fn measured_name(rule: &str) -> &str {

@@ -3,12 +3,15 @@
 //! that end every run (duration, iteration count, hard caps).
 //!
 //! Pure arithmetic over `Duration`s: the engine asks it when user `i` starts, when
-//! arrival `k` is due, and whether another iteration may start.
+//! arrival `k` is due, and whether another iteration may start. Users and arrivals have
+//! global indices; a shard ([`Shard`]) holds those congruent to its index, so N shards
+//! together run the very schedule of one process.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::config::{Profile, Rate};
+use super::shard::Shard;
 
 /// How iterations are started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +54,11 @@ pub struct Shape {
     pub step_timeout: Duration,
     /// Closed model: the pause after a failed iteration (see [`Shape::failure_pause_after`]).
     pub failure_pause: Duration,
+    /// Only on the shard that restarts the backend ([`Shard::restarts_the_backend`]).
     pub restart_at: Option<Duration>,
     pub workers: usize,
+    /// Which part of the run this process holds ([`Shard::WHOLE`] unless split).
+    pub shard: Shard,
 }
 
 /// Default hard cap on a run bounded only by `iterations`.
@@ -64,8 +70,13 @@ pub const DEFAULT_FAILURE_PAUSE: Duration = Duration::from_millis(100);
 const FAILURE_PAUSE_MAX_FACTOR: u32 = 16;
 
 impl Shape {
-    /// Checks a (profile merged with command-line flags) and fills defaults.
-    pub fn resolve(p: &Profile, available_parallelism: usize) -> Result<Shape, String> {
+    /// Checks a (profile merged with command-line flags) and fills defaults, for the
+    /// part of the run that `shard` holds.
+    pub fn resolve(
+        p: &Profile,
+        available_parallelism: usize,
+        shard: Shard,
+    ) -> Result<Shape, String> {
         let model = match (p.rate, p.users, p.max_users) {
             (Some(rate), users, max_users) => {
                 if p.ramp_up.is_some() {
@@ -111,7 +122,15 @@ impl Shape {
                 humantime_serde::re::humantime::format_duration(duration)
             ));
         }
-        let users = usize::try_from(model.users()).unwrap_or(usize::MAX);
+        let users_here = shard.share(model.users());
+        if users_here == 0 {
+            return Err(format!(
+                "shard {shard} has no users: {} users cannot be split across {} shards",
+                model.users(),
+                shard.count
+            ));
+        }
+        let users = usize::try_from(users_here).unwrap_or(usize::MAX);
         let workers = p
             .workers
             .unwrap_or(available_parallelism)
@@ -123,8 +142,9 @@ impl Shape {
             graceful_stop: p.graceful_stop.unwrap_or(DEFAULT_GRACEFUL_STOP),
             step_timeout: p.step_timeout.unwrap_or(DEFAULT_STEP_TIMEOUT),
             failure_pause: p.failure_pause.unwrap_or(DEFAULT_FAILURE_PAUSE),
-            restart_at: p.restart_at,
+            restart_at: p.restart_at.filter(|_| shard.restarts_the_backend()),
             workers,
+            shard,
         })
     }
 
@@ -138,10 +158,29 @@ impl Shape {
         self.failure_pause * factor
     }
 
-    /// Virtual users (global indices) that worker `w` holds.
+    /// Virtual users (global indices) that worker `w` of this shard holds: the shard's
+    /// users dealt round robin to its workers.
     pub fn users_of_worker(&self, w: usize) -> impl Iterator<Item = u64> + use<> {
-        let step = self.workers as u64;
-        (w as u64..self.model.users()).step_by(step as usize)
+        let first = self.shard.index + self.shard.count * w as u64;
+        let step = self.shard.count * self.workers as u64;
+        (first..self.model.users()).step_by(usize::try_from(step).unwrap_or(usize::MAX))
+    }
+
+    /// Closed model: the iterations this shard may start (its share of `iterations`).
+    /// The open model needs none: arrivals are numbered globally and stop at the limit.
+    pub fn iteration_budget(&self) -> Option<u64> {
+        self.iterations.map(|n| self.shard.share(n))
+    }
+
+    /// Open model: the global arrival numbers worker `w` of this shard schedules.
+    pub fn arrivals_of_worker(
+        &self,
+        w: usize,
+        rate: Rate,
+    ) -> impl Iterator<Item = (u64, Duration)> + use<> {
+        let first = self.shard.index + self.shard.count * w as u64;
+        let step = self.shard.count * self.workers as u64;
+        arrivals_from(first, step, rate, self.duration, self.iterations)
     }
 }
 
@@ -160,17 +199,17 @@ pub fn arrival_offset(k: u64, rate: Rate) -> Duration {
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
-/// Open model: the global arrival numbers worker `w` of `workers` schedules, in order,
-/// that fall before `duration` and below the iteration limit.
-pub fn arrivals_of_worker(
-    w: usize,
-    workers: usize,
+/// Open model: the global arrival numbers `first`, `first + step`, ..., in order, that
+/// fall before `duration` and below the iteration limit.
+fn arrivals_from(
+    first: u64,
+    step: u64,
     rate: Rate,
     duration: Duration,
     iterations: Option<u64>,
 ) -> impl Iterator<Item = (u64, Duration)> {
-    (w as u64..)
-        .step_by(workers.max(1))
+    (first..)
+        .step_by(usize::try_from(step.max(1)).unwrap_or(usize::MAX))
         .take_while(move |k| iterations.is_none_or(|n| *k < n))
         .map(move |k| (k, arrival_offset(k, rate)))
         .take_while(move |(_, at)| *at < duration)
@@ -218,14 +257,14 @@ mod tests {
         let mut p = profile();
         p.users = Some(1);
         p.duration = Some(Duration::from_secs(1));
-        let shape = Shape::resolve(&p, 2).unwrap();
+        let shape = Shape::resolve(&p, 2, Shard::WHOLE).unwrap();
         let ms = |n| shape.failure_pause_after(n).as_millis();
         assert_eq!(
             [ms(1), ms(2), ms(3), ms(5), ms(6), ms(40)],
             [100, 200, 400, 1600, 1600, 1600]
         );
         p.failure_pause = Some(Duration::ZERO);
-        let shape = Shape::resolve(&p, 2).unwrap();
+        let shape = Shape::resolve(&p, 2, Shard::WHOLE).unwrap();
         assert_eq!(shape.failure_pause_after(7), Duration::ZERO);
     }
 
@@ -249,18 +288,22 @@ mod tests {
             "no drift over many arrivals"
         );
         let d = Duration::from_secs(2);
-        let w0: Vec<u64> = arrivals_of_worker(0, 2, rate, d, None)
-            .map(|(k, _)| k)
-            .collect();
-        let w1: Vec<u64> = arrivals_of_worker(1, 2, rate, d, None)
-            .map(|(k, _)| k)
-            .collect();
-        assert_eq!(w0, [0, 2, 4]);
-        assert_eq!(w1, [1, 3, 5]);
-        let capped: Vec<u64> = arrivals_of_worker(1, 2, rate, d, Some(4))
-            .map(|(k, _)| k)
-            .collect();
-        assert_eq!(capped, [1, 3]);
+        let open = |iterations| Profile {
+            rate: Some(rate),
+            max_users: Some(4),
+            duration: Some(d),
+            iterations,
+            workers: Some(2),
+            ..profile()
+        };
+        let shape = Shape::resolve(&open(None), 2, Shard::WHOLE).unwrap();
+        let of = |shape: &Shape, w| -> Vec<u64> {
+            shape.arrivals_of_worker(w, rate).map(|(k, _)| k).collect()
+        };
+        assert_eq!(of(&shape, 0), [0, 2, 4]);
+        assert_eq!(of(&shape, 1), [1, 3, 5]);
+        let capped = Shape::resolve(&open(Some(4)), 2, Shard::WHOLE).unwrap();
+        assert_eq!(of(&capped, 1), [1, 3]);
     }
 
     #[test]
@@ -272,6 +315,7 @@ mod tests {
                 ..profile()
             },
             4,
+            Shard::WHOLE,
         )
         .unwrap();
         assert_eq!(
@@ -291,6 +335,7 @@ mod tests {
                 ..profile()
             },
             4,
+            Shard::WHOLE,
         )
         .unwrap();
         assert_eq!(
@@ -307,6 +352,7 @@ mod tests {
                 ..profile()
             },
             2,
+            Shard::WHOLE,
         )
         .unwrap();
         assert_eq!(
@@ -358,7 +404,7 @@ mod tests {
                 "restart_at",
             ),
         ] {
-            let e = Shape::resolve(&bad, 2).unwrap_err();
+            let e = Shape::resolve(&bad, 2, Shard::WHOLE).unwrap_err();
             assert!(e.contains(why), "{e}");
         }
     }
@@ -372,6 +418,7 @@ mod tests {
                 ..profile()
             },
             2,
+            Shard::WHOLE,
         )
         .unwrap();
         assert_eq!(s.users_of_worker(0).collect::<Vec<_>>(), [0, 2, 4]);
@@ -384,5 +431,96 @@ mod tests {
         assert_eq!((0..5).filter(|_| b.try_claim()).count(), 3);
         let unlimited = IterationBudget::new(None);
         assert!((0..100).all(|_| unlimited.try_claim()));
+    }
+
+    fn split(p: &Profile, workers: usize, count: u64) -> Vec<Shape> {
+        (0..count)
+            .map(|i| Shape::resolve(p, workers, Shard::new(i, count).unwrap()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn shards_together_hold_every_user_once_with_the_ramp_of_one_process() {
+        let p = Profile {
+            users: Some(10),
+            ramp_up: Some(Duration::from_secs(10)),
+            duration: Some(Duration::from_secs(20)),
+            iterations: Some(7),
+            ..profile()
+        };
+        let whole = Shape::resolve(&p, 2, Shard::WHOLE).unwrap();
+        let mut alone: Vec<u64> = (0..whole.workers)
+            .flat_map(|w| whole.users_of_worker(w))
+            .collect();
+        alone.sort_unstable();
+        for count in [2u64, 3, 4] {
+            let shards = split(&p, 2, count);
+            let mut together: Vec<u64> = shards
+                .iter()
+                .flat_map(|s| (0..s.workers).flat_map(|w| s.users_of_worker(w)))
+                .collect();
+            together.sort_unstable();
+            assert_eq!(
+                together, alone,
+                "{count} shards hold every user exactly once"
+            );
+            assert_eq!(
+                shards
+                    .iter()
+                    .map(|s| s.iteration_budget().unwrap())
+                    .sum::<u64>(),
+                7,
+                "iterations add up over {count} shards"
+            );
+            assert_eq!(split(&p, 2, count), shards, "the same split every time");
+        }
+        let [a, b] = <[Shape; 2]>::try_from(split(&p, 2, 2)).unwrap();
+        assert_eq!(a.users_of_worker(0).collect::<Vec<_>>(), [0, 4, 8]);
+        assert_eq!(b.users_of_worker(1).collect::<Vec<_>>(), [3, 7]);
+        assert_eq!(
+            ramp_offset(7, 10, Duration::from_secs(10)),
+            Duration::from_secs(7),
+            "a user's start comes from its global index"
+        );
+    }
+
+    #[test]
+    fn shards_split_arrivals_and_only_shard_zero_restarts() {
+        let rate: Rate = "10/s".parse().unwrap();
+        let p = Profile {
+            rate: Some(rate),
+            max_users: Some(5),
+            duration: Some(Duration::from_secs(2)),
+            iterations: Some(13),
+            restart_at: Some(Duration::from_secs(1)),
+            ..profile()
+        };
+        let whole = Shape::resolve(&p, 2, Shard::WHOLE).unwrap();
+        let arrivals = |s: &Shape| -> Vec<(u64, Duration)> {
+            (0..s.workers)
+                .flat_map(|w| s.arrivals_of_worker(w, rate))
+                .collect()
+        };
+        let mut alone = arrivals(&whole);
+        alone.sort_unstable();
+        assert_eq!(alone.len(), 13);
+        let shards = split(&p, 2, 3);
+        let mut together: Vec<_> = shards.iter().flat_map(arrivals).collect();
+        together.sort_unstable();
+        assert_eq!(together, alone, "same arrivals at the same offsets");
+        let pools: Vec<usize> = shards
+            .iter()
+            .map(|s| (0..s.workers).flat_map(|w| s.users_of_worker(w)).count())
+            .collect();
+        assert_eq!(pools, [2, 2, 1], "max_users split, remainder to the lowest");
+        assert_eq!(
+            shards
+                .iter()
+                .map(|s| s.restart_at.is_some())
+                .collect::<Vec<_>>(),
+            [true, false, false]
+        );
+        let e = Shape::resolve(&p, 2, Shard::new(5, 6).unwrap()).unwrap_err();
+        assert!(e.contains("has no users"), "{e}");
     }
 }

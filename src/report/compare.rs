@@ -194,8 +194,8 @@ pub struct Comparison {
 /// the baseline has.
 pub fn compare(base: &RunSummary, current: &RunSummary, tolerance: &Tolerance) -> Comparison {
     let verdict_change = match (base.verdict, current.verdict) {
-        (Verdict::Pass, Verdict::Fail) => Change::Regressed,
-        (Verdict::Fail, Verdict::Pass) => Change::Improved,
+        (Verdict::Pass, Verdict::Fail | Verdict::Incomplete) => Change::Regressed,
+        (Verdict::Fail | Verdict::Incomplete, Verdict::Pass) => Change::Improved,
         _ => Change::Ok,
     };
     Comparison {
@@ -378,6 +378,7 @@ fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
+        Verdict::Incomplete => "INCOMPLETE",
     }
 }
 

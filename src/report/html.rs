@@ -31,6 +31,7 @@ pub(crate) fn render(summary: &RunSummary, run_dir: Option<&Path>) -> String {
     let verdict = match summary.verdict {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
+        Verdict::Incomplete => "INCOMPLETE",
     };
     let kind = match summary.kind {
         RunKind::Acceptance => "acceptance run",
@@ -433,6 +434,12 @@ fn load_section(load: &LoadResult, run_dir: Option<&Path>) -> Markup {
                 }
             }
             @if let Some(r) = &load.restart { (restart(r)) }
+            @if let Some(sh) = &load.shard {
+                p.note { "Shard " (sh.index) " of " (sh.count) " of run " code { (sh.run_id) }
+                    " (users, rate and iterations are this shard's share); "
+                    code { "goldenpath merge" } " adds the shards up and judges the thresholds on the whole." }
+            }
+            @if !load.shards.is_empty() || !load.missing_shards.is_empty() { (shards_table(load)) }
             (distribution_table("Whole iteration", &scenario_rows, &load.thresholds))
             @if !step_rows.is_empty() {
                 (distribution_table("Steps", &step_rows, &load.thresholds))
@@ -462,6 +469,35 @@ fn load_section(load: &LoadResult, run_dir: Option<&Path>) -> Markup {
                 }
                 @if load.errors.len() > ERROR_GROUPS_SHOWN {
                     p.note { (load.errors.len() - ERROR_GROUPS_SHOWN) " more error kinds in summary.json." }
+                }
+            }
+        }
+    }
+}
+
+/// A merged run's shards: what each ran, where, and how late it started.
+fn shards_table(load: &LoadResult) -> Markup {
+    html! {
+        h3 { "Shards" }
+        @if !load.missing_shards.is_empty() {
+            p.failed-text { "Missing: shard(s) "
+                (load.missing_shards.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))
+                ". The figures cover only the shards below." }
+        }
+        table.shards {
+            thead { tr { th.num { "Shard" } th { "Host" } th.num { "Users" } th.num { "Iterations" }
+                th.num { "Failed" } th { "Schedule started" } th.num { "Start lateness" } } }
+            tbody {
+                @for sh in &load.shards {
+                    tr class=[(sh.iterations_failed > 0).then_some("failed")] {
+                        td.num { (sh.index) " / " (sh.count) }
+                        td { code { (sh.host) } }
+                        td.num { (count(sh.users)) }
+                        td.num { (count(sh.iterations)) }
+                        td.num { (count(sh.iterations_failed)) }
+                        td { (sh.started_schedule_at) }
+                        td.num { (sh.lateness_ms) " ms" }
+                    }
                 }
             }
         }

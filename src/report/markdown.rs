@@ -52,6 +52,7 @@ pub(crate) fn render(s: &RunSummary) -> String {
     let (icon, word) = match s.verdict {
         Verdict::Pass => ("✅", "PASS"),
         Verdict::Fail => ("❌", "FAIL"),
+        Verdict::Incomplete => ("⚠️", "INCOMPLETE"),
     };
     let kind = match s.kind {
         RunKind::Acceptance => "acceptance run",
@@ -273,6 +274,40 @@ fn load_part(out: &mut String, load: &LoadResult) {
                 text(&t.scope),
                 text(&t.measured),
                 if t.passed { "✅ pass" } else { "❌ FAIL" }
+            );
+        }
+        out.push('\n');
+    }
+    if let Some(sh) = &load.shard {
+        let _ = writeln!(
+            out,
+            "Shard {} of {} of run {}: users, rate and iterations are this shard's share; `goldenpath merge` judges the whole.\n",
+            sh.index,
+            sh.count,
+            code(&sh.run_id)
+        );
+    }
+    if !load.missing_shards.is_empty() {
+        let missing: Vec<String> = load.missing_shards.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            out,
+            "**Missing shards: {}.** The figures cover only the shards below.\n",
+            missing.join(", ")
+        );
+    }
+    if !load.shards.is_empty() {
+        out.push_str("| Shard | Host | Users | Iterations | Failed | Start lateness |\n|---:|---|---:|---:|---:|---:|\n");
+        for sh in &load.shards {
+            let _ = writeln!(
+                out,
+                "| {} / {} | {} | {} | {} | {} | {} ms |",
+                sh.index,
+                sh.count,
+                code(&sh.host),
+                count(sh.users),
+                count(sh.iterations),
+                count(sh.iterations_failed),
+                sh.lateness_ms
             );
         }
         out.push('\n');

@@ -136,6 +136,14 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PreflightError>
                 source,
             })?
             .path();
+        // Hidden entries are skipped: a Kubernetes ConfigMap volume holds every file
+        // twice more, under `..data/` and `..<timestamp>/`, beside the visible links.
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
         if path.is_dir() {
             collect_dir(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "feature") {
@@ -361,6 +369,24 @@ fn closest(text: &str, catalogue: &[(String, String)]) -> Option<(String, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_configmap_volume_yields_each_feature_once() {
+        // The layout the kubelet writes: visible links into `..data`, which links to a
+        // timestamped directory holding the files.
+        let dir = tempfile::tempdir().unwrap();
+        let stamped = dir.path().join("..2026_12_04_02_00_00.1");
+        std::fs::create_dir(&stamped).unwrap();
+        std::fs::write(stamped.join("golden_path.feature"), "Feature: x\n").unwrap();
+        std::os::unix::fs::symlink("..2026_12_04_02_00_00.1", dir.path().join("..data")).unwrap();
+        std::os::unix::fs::symlink(
+            "..data/golden_path.feature",
+            dir.path().join("golden_path.feature"),
+        )
+        .unwrap();
+        let files = feature_files(&[dir.path().to_owned()]).unwrap();
+        assert_eq!(files, [dir.path().join("golden_path.feature")]);
+    }
 
     #[test]
     fn parse_error_positions_are_extracted() {

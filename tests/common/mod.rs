@@ -67,3 +67,22 @@ pub async fn stack_with(
         task,
     }
 }
+
+/// A real load run's summary.json against `schemas/summary.schema.json`.
+pub fn assert_matches_committed_schema(summary: &std::path::Path) {
+    let schema_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/summary.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the committed schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "summary.json does not match the committed schema: {errors:?}"
+    );
+}
