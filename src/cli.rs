@@ -1,4 +1,4 @@
-//! The command line: `goldenpath run | load | merge | report | compare`. Maps arguments onto
+//! The command line: `goldenpath run | load | merge | report | compare | image`. Maps arguments onto
 //! the library's option types and outcomes onto exit codes, through the library's
 //! public API only; no logic of its own.
 
@@ -35,6 +35,23 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare a run against a baseline; exits 1 on a regression.
     Compare(CompareArgs),
+    /// Package this goldenpath binary, features and configuration as an image, with no
+    /// registry (for shards as containers or Kubernetes pods).
+    Image(ImageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// The image's tag.
+    #[arg(long, default_value = goldenpath::provision::HARNESS_IMAGE)]
+    pub tag: String,
+    /// Feature files or directories for /etc/goldenpath/features/.
+    #[arg(long = "features", value_name = "PATH", default_value = "features")]
+    pub features: Vec<PathBuf>,
+    /// The configuration for /etc/goldenpath/goldenpath.toml (default: ./goldenpath.toml
+    /// when present, else the contract's defaults).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +217,34 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Merge(args) => merge(&args),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
+        Command::Image(args) => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(image(args)),
+            Err(e) => error(format!("cannot start the async runtime: {e}")),
+        },
+    }
+}
+
+async fn image(args: ImageArgs) -> ExitCode {
+    let binary = match std::env::current_exe() {
+        Ok(b) => b,
+        Err(e) => return error(format!("cannot find this goldenpath executable: {e}")),
+    };
+    let config = args.config.or_else(|| {
+        let default = PathBuf::from("goldenpath.toml");
+        default.is_file().then_some(default)
+    });
+    let spec = goldenpath::provision::HarnessImage {
+        tag: args.tag,
+        binary,
+        features: args.features,
+        config,
+    };
+    match goldenpath::provision::build_harness_image(&spec).await {
+        Ok(tag) => {
+            println!("{tag}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => error(e),
     }
 }
 

@@ -6,6 +6,8 @@
 //! samples, that thresholds are judged on the merged result (failing when a shard alone
 //! passes), and that a missing, foreign or duplicated shard stops the merge unless
 //! `--allow-missing`, which marks the verdict INCOMPLETE and keeps what was measured.
+//! Last, the same with the shards as containers of goldenpath's own image, each its own
+//! host on one Docker network.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -386,6 +388,99 @@ async fn a_killed_shard_stops_the_merge_unless_allowed_missing_then_incomplete()
     assert_eq!(l.scenario.p99_us, load(&alone).scenario.p99_us);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("INCOMPLETE") && html.contains("Missing: shard(s) 1"));
+}
+
+/// The shards as containers of goldenpath's own image (`goldenpath image`: no registry),
+/// each its own host on the reference stack's Docker network, merged on this machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_as_containers_each_its_own_host_merge_exactly() {
+    use goldenpath::provision::{self, HarnessImage, ImageSource, ManagedStack, StackOptions};
+    use testcontainers::core::wait::ExitWaitStrategy;
+    use testcontainers::core::{Mount, WaitFor};
+    use testcontainers::runners::AsyncRunner as _;
+    use testcontainers::{GenericImage, ImageExt as _};
+
+    let image = provision::ensure_image(&ImageSource::Reference)
+        .await
+        .expect("the reference image");
+    let stack = ManagedStack::start(&image, StackOptions::default())
+        .await
+        .expect("the reference stack starts");
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("goldenpath.toml");
+    std::fs::write(&config, "# the defaults, and no latency thresholds\n").unwrap();
+    let tag = "goldenpath:test-shards";
+    provision::build_harness_image(&HarnessImage {
+        tag: tag.into(),
+        binary: BIN.into(),
+        features: vec![feature()],
+        config: Some(config),
+    })
+    .await
+    .expect("goldenpath's image builds with no registry");
+    let results = work.path().join("results");
+    std::fs::create_dir(&results).unwrap();
+    // The image's user (uid 10001) writes the shards' results here.
+    std::fs::set_permissions(
+        &results,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    // Containers take a few seconds to start: the shared start is further out.
+    let run = run_id("containers", Duration::from_secs(8));
+    let (name, version) = tag.split_once(':').unwrap();
+    let start = |index: u64| {
+        GenericImage::new(name, version)
+            .with_wait_for(WaitFor::exit(ExitWaitStrategy::new()))
+            .with_network(stack.network_name())
+            .with_hostname(format!("shard-{index}"))
+            .with_mount(Mount::bind_mount(results.to_string_lossy(), "/results"))
+            .with_env_var("GOLDENPATH_TARGET__BASE_URL", stack.internal_url())
+            .with_env_var(goldenpath::load::shard::INDEX_ENV, index.to_string())
+            .with_env_var(goldenpath::load::shard::SHARDS_ENV, "2")
+            .with_env_var(goldenpath::load::shard::RUN_ID_ENV, &run)
+            .with_cmd([
+                "load",
+                "--users",
+                "4",
+                "--iterations",
+                "8",
+                "--workers",
+                "1",
+                "--reports",
+                "/results",
+                "/etc/goldenpath/features",
+            ])
+            .with_startup_timeout(Duration::from_secs(120))
+            .start()
+    };
+    let (a, b) = tokio::join!(start(0), start(1));
+    let shards = [a.expect("shard 0 runs"), b.expect("shard 1 runs")];
+    for (i, c) in shards.iter().enumerate() {
+        let code = c.exit_code().await.unwrap();
+        let logs =
+            String::from_utf8_lossy(&c.stdout_to_vec().await.unwrap_or_default()).into_owned();
+        assert_eq!(code, Some(0), "shard {i} in its container: {logs}");
+    }
+
+    let run_dir = results.join(&run);
+    let out = work.path().join("merged");
+    let merged = merge(&[&run_dir], &out, &[]);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged));
+    let m = summary(&out);
+    let l = load(&m);
+    assert_eq!((l.users, l.iterations), (4, 8));
+    let hosts: Vec<&str> = l.shards.iter().map(|s| s.host.as_str()).collect();
+    assert_eq!(hosts, ["shard-0", "shard-1"], "each shard its own host");
+    let dirs: Vec<PathBuf> = (0..2).map(|i| run_dir.join(format!("shard-{i}"))).collect();
+    let whole = all_samples(&dirs, |l| Some(&l.scenario));
+    assert_eq!(l.scenario.p95_us, whole.value_at_quantile(0.95));
+    assert_eq!(l.scenario.count, 8);
+    drop(shards);
+    stack
+        .shutdown()
+        .await
+        .expect("the stack and its network are removed");
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -143,6 +143,10 @@ pub enum ProvisionError {
     #[error("interrupted: no new stack is started while goldenpath shuts down")]
     Interrupted,
 
+    /// What `goldenpath image` was given cannot go into the image (no feature files,
+    /// two with one name).
+    #[error("goldenpath image: {0}")]
+    ImageContent(String),
     /// Local file trouble (reading the binary, etc.).
     #[error("{what}: {source}")]
     Io {

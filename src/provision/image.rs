@@ -341,7 +341,29 @@ pub async fn ensure_image_from_parts(
         return Ok(image);
     }
     let started = Instant::now();
-    build_scratch_image(docker, &image.reference(), &bytes, &files, &digest).await?;
+    let mut context = vec![ContextFile::file("rootfs/agent-stack", 0o755, bytes)];
+    for (path, content) in files {
+        context.push(ContextFile::file(
+            &format!("rootfs{}", path.display()),
+            0o755,
+            content,
+        ));
+    }
+    let labels = [
+        ("goldenpath.binary-sha256", digest.as_str()),
+        (
+            "org.opencontainers.image.title",
+            "agent-stack (goldenpath reference stack)",
+        ),
+    ];
+    build_scratch_image(
+        docker,
+        &image.reference(),
+        SCRATCH_DOCKERFILE,
+        &context,
+        &labels,
+    )
+    .await?;
     info!(image = %image.reference(), elapsed = ?started.elapsed(), "image built");
     // Each change to the stack makes a new image: keep a few, not all.
     if let Err(e) = prune_reference_images(docker, KEEP_REFERENCE_IMAGES).await {
@@ -407,27 +429,56 @@ pub async fn image_exists(docker: &Docker, reference: &str) -> Result<bool> {
     }
 }
 
-async fn build_scratch_image(
+/// One entry of an in-memory build context: a file, or a directory (`data` empty).
+pub(crate) struct ContextFile {
+    path: String,
+    mode: u32,
+    data: Vec<u8>,
+    dir: bool,
+}
+
+impl ContextFile {
+    pub(crate) fn file(path: &str, mode: u32, data: Vec<u8>) -> ContextFile {
+        ContextFile {
+            path: path.to_owned(),
+            mode,
+            data,
+            dir: false,
+        }
+    }
+
+    pub(crate) fn dir(path: &str, mode: u32) -> ContextFile {
+        ContextFile {
+            path: path.to_owned(),
+            mode,
+            data: Vec::new(),
+            dir: true,
+        }
+    }
+}
+
+/// Builds `tag` from `dockerfile` and the `files` of an in-memory context with the
+/// engine's classic builder (no registry: the Dockerfile must start `FROM scratch`).
+pub(crate) async fn build_scratch_image(
     docker: &Docker,
     tag: &str,
-    binary: &[u8],
-    libraries: &[(PathBuf, Vec<u8>)],
-    digest: &str,
+    dockerfile: &str,
+    files: &[ContextFile],
+    labels: &[(&str, &str)],
 ) -> Result<()> {
-    let context = build_context(binary, libraries)
+    let context = build_context(dockerfile, files)
         .map_err(ProvisionError::io("cannot write the build context"))?;
     let options = BuildImageOptions {
         dockerfile: "Dockerfile".into(),
         t: Some(tag.to_owned()),
         rm: true,
         forcerm: true,
-        labels: Some(HashMap::from([
-            ("goldenpath.binary-sha256".to_owned(), digest.to_owned()),
-            (
-                "org.opencontainers.image.title".to_owned(),
-                "agent-stack (goldenpath reference stack)".to_owned(),
-            ),
-        ])),
+        labels: Some(
+            labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<HashMap<_, _>>(),
+        ),
         // The classic builder: BuildKit through the API hangs on some 20.10 engines.
         version: BuilderVersion::BuilderV1,
         ..Default::default()
@@ -481,23 +532,23 @@ async fn build_scratch_image(
     Ok(())
 }
 
-/// The in-memory tar build context: `Dockerfile`, and under `rootfs/` the executable
-/// `agent-stack` and each library at its path.
-fn build_context(binary: &[u8], libraries: &[(PathBuf, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
+/// The in-memory tar build context: `Dockerfile` and `files`.
+fn build_context(dockerfile: &str, files: &[ContextFile]) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, mode: u32, data: &[u8]| {
+    let mut add = |name: &str, mode: u32, data: &[u8], dir: bool| {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
         header.set_mode(mode);
         header.set_mtime(0);
+        if dir {
+            header.set_entry_type(tar::EntryType::Directory);
+        }
         header.set_cksum();
         builder.append_data(&mut header, name, data)
     };
-    add("Dockerfile", 0o644, SCRATCH_DOCKERFILE.as_bytes())?;
-    add("rootfs/agent-stack", 0o755, binary)?;
-    for (path, content) in libraries {
-        let inside = format!("rootfs{}", path.display());
-        add(&inside, 0o755, content)?;
+    add("Dockerfile", 0o644, dockerfile.as_bytes(), false)?;
+    for f in files {
+        add(&f.path, f.mode, &f.data, f.dir)?;
     }
     builder.into_inner()
 }

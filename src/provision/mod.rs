@@ -4,6 +4,8 @@
 //!   classic builder, content-addressed tag), or a prebuilt image the user names.
 //! - `container`: [`ManagedStack`], one stack container on its own network, with restart
 //!   helpers that always look the host port up again.
+//! - `harness_image`: goldenpath's own image the same way (`goldenpath image`), for
+//!   shards run as containers or pods.
 //! - `stack_env`: [`StackEnv`], the stack's environment with the contract defaults.
 //! - `cleanup`: removal on Ctrl-C/SIGTERM and sweeps of what crashed runs left.
 //!
@@ -25,6 +27,7 @@ mod cleanup;
 mod container;
 mod engine;
 mod error;
+mod harness_image;
 mod image;
 mod stack_env;
 
@@ -36,6 +39,7 @@ pub(crate) use cleanup::{clear_interrupt_hook, on_interrupt, shutting_down};
 pub use container::{ManagedStack, StackOptions, new_run_id};
 pub use engine::{HOST_LABEL, PID_LABEL, RUN_LABEL, connect as connect_engine, host_name};
 pub use error::ProvisionError;
+pub use harness_image::{HARNESS_IMAGE, HARNESS_UID, HarnessImage, build_harness_image};
 pub use image::{
     CONTAINER_PORT, ImageSource, SCRATCH_DOCKERFILE, StackImage, ensure_image, ensure_prebuilt,
     ensure_reference_image,
