@@ -118,7 +118,7 @@ async fn three_shards_add_up_to_one_run_and_merge_exactly() {
     let url = stack.url.clone();
     let dir = reports.path().to_owned();
     let run2 = run.clone();
-    let outputs = tokio::task::spawn_blocking(move || {
+    let (outputs, waited) = tokio::task::spawn_blocking(move || {
         let children: Vec<Child> = (0..3)
             .map(|i| {
                 shard(
@@ -131,14 +131,35 @@ async fn three_shards_add_up_to_one_run_and_merge_exactly() {
                 )
             })
             .collect();
-        children.into_iter().map(finish).collect::<Vec<_>>()
+        // A merge started beside the shards (as the Kubernetes merge Job is) waits for
+        // every shard's results.
+        let run_dir = dir.join(&run2);
+        let waiting = Command::new(BIN)
+            .arg("merge")
+            .arg(&run_dir)
+            .arg("--run-dir")
+            .arg(run_dir.join("waited"))
+            .args(["--wait", "2m"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let outputs = children.into_iter().map(finish).collect::<Vec<_>>();
+        (outputs, finish(waiting))
     })
     .await
     .unwrap();
     for (i, o) in outputs.iter().enumerate() {
         assert!(o.status.success(), "shard {i}: {}", text(o));
     }
+    assert_eq!(
+        waited.status.code(),
+        Some(0),
+        "the waiting merge: {}",
+        text(&waited)
+    );
     let run_dir = reports.path().join(&run);
+    assert_eq!(load(&summary(&run_dir.join("waited"))).iterations, 11);
     let shard_dirs: Vec<PathBuf> = (0..3).map(|i| run_dir.join(format!("shard-{i}"))).collect();
     let shards: Vec<RunSummary> = shard_dirs.iter().map(|d| summary(d)).collect();
     let users: Vec<u64> = shards.iter().map(|s| load(s).users).collect();
@@ -225,6 +246,16 @@ async fn three_shards_add_up_to_one_run_and_merge_exactly() {
         11,
         "the timeline adds up per second"
     );
+
+    // compare works on merged runs: the two merges of the same shards agree.
+    let compared = Command::new(BIN)
+        .arg("compare")
+        .arg(run_dir.join("waited"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(compared.status.code(), Some(0), "{}", text(&compared));
+    assert!(text(&compared).contains("scenario"), "{}", text(&compared));
 
     // A shard of another run, or the same shard twice: refused, exit 2.
     let foreign = reports.path().join("foreign");
@@ -362,6 +393,13 @@ async fn a_killed_shard_stops_the_merge_unless_allowed_missing_then_incomplete()
     );
 
     let out = run_dir.join("merged");
+    let waited = merge(&[&run_dir], &out, &["--wait", "2s"]);
+    assert_eq!(
+        waited.status.code(),
+        Some(2),
+        "a wait ends: {}",
+        text(&waited)
+    );
     let refused = merge(&[&run_dir], &out, &[]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(

@@ -188,16 +188,26 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeOutcome, MergeError> {
         out,
         base,
     };
-    let scenario = merged.distribution(|l| Some(&l.scenario))?;
-    let scenario_hist = merged.histogram(|l| Some(&l.scenario))?;
+    let Merged {
+        distribution: scenario,
+        total: scenario_hist,
+        intervals: scenario_intervals,
+    } = merged.distribution(|l| Some(&l.scenario))?;
+    let timeline = merged.timeline(&scenario_intervals);
+    drop(scenario_intervals);
     let scenarios = (0..head.scenarios.len())
-        .map(|i| merged.distribution(|l| l.scenarios.get(i)))
+        .map(|i| {
+            merged
+                .distribution(|l| l.scenarios.get(i))
+                .map(|m| m.distribution)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut steps = Vec::new();
     let mut step_hists = Vec::new();
     for i in 0..head.steps.len() {
-        steps.push(merged.distribution(|l| l.steps.get(i))?);
-        step_hists.push(merged.histogram(|l| l.steps.get(i))?);
+        let m = merged.distribution(|l| l.steps.get(i))?;
+        steps.push(m.distribution);
+        step_hists.push(m.total);
     }
     let event_names: Vec<String> = {
         let mut seen = BTreeSet::new();
@@ -209,9 +219,12 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeOutcome, MergeError> {
     };
     let events = event_names
         .iter()
-        .map(|name| merged.distribution(|l| l.events.iter().find(|e| &e.name == name)))
+        .map(|name| {
+            merged
+                .distribution(|l| l.events.iter().find(|e| &e.name == name))
+                .map(|m| m.distribution)
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let timeline = merged.timeline()?;
 
     let sum = |f: fn(&LoadResult) -> u64| shards.iter().map(|s| f(s.load())).sum::<u64>();
     let iterations = sum(|l| l.iterations);
@@ -279,6 +292,11 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeOutcome, MergeError> {
         Verdict::Fail
     };
 
+    // One shard restarts the backend (shard 0): its window, on the merged clock.
+    let reconnect = match shards.iter().any(|s| reconnect_of(s.load()).is_some()) {
+        true => Some(merged.distribution(reconnect_of)?.distribution),
+        false => None,
+    };
     let restart = shards
         .iter()
         .find_map(|s| s.load().restart.clone().map(|r| (s.shift_s as f64, r)))
@@ -286,6 +304,7 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeOutcome, MergeError> {
             r.requested_at_s += shift;
             r.back_at_s = r.back_at_s.map(|b| b + shift);
             r.lost_messages = lost_messages;
+            r.reconnect = reconnect;
             r
         });
     let rate_per_s = head
@@ -378,7 +397,7 @@ fn gather_once(opts: &MergeOptions) -> Result<Vec<ShardRun>, MergeError> {
     let mut dirs = Vec::new();
     for input in &opts.inputs {
         if input.join(crate::report::SUMMARY_JSON).is_file() {
-            dirs.push(input.clone());
+            dirs.push((input.clone(), false));
         } else if let Ok(entries) = std::fs::read_dir(input) {
             // `latest` (a symlink to the newest run) would name a shard twice.
             let mut inner: Vec<PathBuf> = entries
@@ -389,20 +408,15 @@ fn gather_once(opts: &MergeOptions) -> Result<Vec<ShardRun>, MergeError> {
                 .filter(|p| !same_dir(p, &opts.run_dir))
                 .collect();
             inner.sort();
-            dirs.extend(inner);
+            dirs.extend(inner.into_iter().map(|d| (d, true)));
         }
     }
     if dirs.is_empty() {
-        let names: Vec<String> = opts
-            .inputs
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        return Err(MergeError::NoShards(names.join(", ")));
+        return Err(no_shards(opts));
     }
     let mut shards: Vec<ShardRun> = Vec::new();
     let mut by_index: BTreeMap<u64, PathBuf> = BTreeMap::new();
-    for dir in dirs {
+    for (dir, found_in_a_run_dir) in dirs {
         let path = dir.join(crate::report::SUMMARY_JSON);
         let not_a_shard = |reason: String| MergeError::NotAShard {
             path: path.clone(),
@@ -411,6 +425,10 @@ fn gather_once(opts: &MergeOptions) -> Result<Vec<ShardRun>, MergeError> {
         let summary = crate::report::read_summary(&path).map_err(|e| not_a_shard(e.to_string()))?;
         if summary.kind != RunKind::Load {
             return Err(not_a_shard("an acceptance run, not a load run".into()));
+        }
+        // An earlier merge's output beside the shards is not one of them.
+        if found_in_a_run_dir && summary.load.as_ref().is_some_and(|l| !l.shards.is_empty()) {
+            continue;
         }
         let Some(info) = summary.load.as_ref().and_then(|l| l.shard.clone()) else {
             return Err(not_a_shard(
@@ -444,7 +462,19 @@ fn gather_once(opts: &MergeOptions) -> Result<Vec<ShardRun>, MergeError> {
             shift_s: 0,
         });
     }
+    if shards.is_empty() {
+        return Err(no_shards(opts));
+    }
     Ok(shards)
+}
+
+fn no_shards(opts: &MergeOptions) -> MergeError {
+    let names: Vec<String> = opts
+        .inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    MergeError::NoShards(names.join(", "))
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
@@ -500,6 +530,10 @@ fn rules_of(results: &[ThresholdResult]) -> Vec<Threshold> {
         .collect()
 }
 
+fn reconnect_of(l: &LoadResult) -> Option<&Distribution> {
+    l.restart.as_ref().and_then(|r| r.reconnect.as_ref())
+}
+
 fn merged_errors(shards: &[ShardRun]) -> Vec<ErrorGroup> {
     let mut groups: Vec<ErrorGroup> = Vec::new();
     for e in shards.iter().flat_map(|s| &s.load().errors) {
@@ -517,6 +551,15 @@ struct Merger<'a> {
     shards: &'a [ShardRun],
     out: &'a Path,
     base: SystemTime,
+}
+
+/// One merged distribution, with the histograms it was made of.
+struct Merged {
+    distribution: Distribution,
+    /// Every sample.
+    total: Histogram<u64>,
+    /// Per second of the merged clock.
+    intervals: BTreeMap<u64, Histogram<u64>>,
 }
 
 type Pick<'p> = dyn Fn(&LoadResult) -> Option<&Distribution> + 'p;
@@ -539,40 +582,32 @@ impl Merger<'_> {
             let path = s.dir.join(rel);
             for i in hlog::read(&path)? {
                 let second = i.offset.as_secs() + s.shift_s;
-                let into = by_second
-                    .entry(second)
-                    .or_insert_with(super::metrics::histogram);
-                into.add(&i.histogram)
-                    .map_err(|e| hlog::ReadError::Histogram {
-                        path: path.clone(),
-                        offset: i.offset,
-                        reason: format!("{e:?}"),
-                    })?;
+                // The first shard's histogram of a second becomes the sum (no copy).
+                match by_second.entry(second) {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(i.histogram);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut o) => {
+                        o.get_mut()
+                            .add(&i.histogram)
+                            .map_err(|e| hlog::ReadError::Histogram {
+                                path: path.clone(),
+                                offset: i.offset,
+                                reason: format!("{e:?}"),
+                            })?;
+                    }
+                }
             }
         }
         Ok(by_second)
     }
 
-    fn histogram(
-        &self,
-        pick: impl Fn(&LoadResult) -> Option<&Distribution>,
-    ) -> Result<Histogram<u64>, MergeError> {
-        let mut total = super::metrics::histogram();
-        for h in self.intervals(&pick)?.values() {
-            total.add(h).map_err(|e| MergeError::Mismatch {
-                path: self.out.to_owned(),
-                reason: format!("histograms do not add: {e:?}"),
-            })?;
-        }
-        Ok(total)
-    }
-
     /// The merged distribution of what `pick` designates in each shard, its interval
-    /// log written to the merged run.
+    /// log written to the merged run; each shard's log is read once.
     fn distribution(
         &self,
         pick: impl Fn(&LoadResult) -> Option<&Distribution>,
-    ) -> Result<Distribution, MergeError> {
+    ) -> Result<Merged, MergeError> {
         let head = self
             .shards
             .iter()
@@ -582,7 +617,10 @@ impl Merger<'_> {
         let intervals = self.intervals(&pick)?;
         let mut total = super::metrics::histogram();
         for h in intervals.values() {
-            let _ = total.add(h);
+            total.add(h).map_err(|e| MergeError::Mismatch {
+                path: self.out.to_owned(),
+                reason: format!("histograms of {:?} do not add: {e:?}", head.name),
+            })?;
         }
         let errors = self
             .shards
@@ -617,17 +655,20 @@ impl Merger<'_> {
                 .filter_map(|s| pick(s.load()).and_then(|d| d.occurrences))
                 .sum()
         });
-        Ok(Distribution {
-            not_run: head.not_run.clone(),
-            occurrences,
-            ..outcome::distribution_of(&head.name, &total, errors, hlog)
+        Ok(Merged {
+            distribution: Distribution {
+                not_run: head.not_run.clone(),
+                occurrences,
+                ..outcome::distribution_of(&head.name, &total, errors, hlog)
+            },
+            total,
+            intervals,
         })
     }
 
     /// Per second of the merged clock: iterations and failures added, percentiles of
-    /// the merged scenario histogram of that second.
-    fn timeline(&self) -> Result<Vec<TimelinePoint>, MergeError> {
-        let scenario = self.intervals(&|l: &LoadResult| Some(&l.scenario))?;
+    /// the merged scenario histogram of that second (`scenario`'s intervals).
+    fn timeline(&self, scenario: &BTreeMap<u64, Histogram<u64>>) -> Vec<TimelinePoint> {
         let mut points: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
         for s in self.shards {
             for p in &s.load().timeline {
@@ -638,7 +679,7 @@ impl Merger<'_> {
                 e.1 += p.errors;
             }
         }
-        Ok(points
+        points
             .into_iter()
             .map(|(second, (iterations, errors))| {
                 let h = scenario.get(&second).filter(|h| !h.is_empty());
@@ -652,7 +693,7 @@ impl Merger<'_> {
                     p99_us: q(0.99),
                 }
             })
-            .collect())
+            .collect()
     }
 }
 
