@@ -197,6 +197,11 @@ async fn three_shards_add_up_to_one_run_and_merge_exactly() {
     let l = load(&m);
     assert_eq!(m.verdict, Verdict::Pass, "{:?}", m.reasons);
     assert_eq!((l.users, l.iterations), (5, 11));
+    assert_eq!(
+        l.iterations_failed, 0,
+        "no identity collided between shards: {:?}",
+        l.errors
+    );
     assert_eq!(l.shards.len(), 3);
     assert_eq!(
         l.acknowledged_messages,
@@ -507,7 +512,7 @@ async fn shards_as_containers_each_its_own_host_merge_exactly() {
     assert_eq!(merged.status.code(), Some(0), "{}", text(&merged));
     let m = summary(&out);
     let l = load(&m);
-    assert_eq!((l.users, l.iterations), (4, 8));
+    assert_eq!((l.users, l.iterations, l.iterations_failed), (4, 8, 0));
     let hosts: Vec<&str> = l.shards.iter().map(|s| s.host.as_str()).collect();
     assert_eq!(hosts, ["shard-0", "shard-1"], "each shard its own host");
     let dirs: Vec<PathBuf> = (0..2).map(|i| run_dir.join(format!("shard-{i}"))).collect();
