@@ -135,6 +135,26 @@ pub struct ScenarioResult {
     /// Why the scenario was not run (status `not_run`); absent for every other status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_run: Option<String>,
+    /// With `--retries`: every attempt before the last, oldest first (the scenario's own
+    /// fields are its last attempt). Empty when it ran once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+    /// It failed and then passed on a retry: it counts as passed, and is named as flaky.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flaky: bool,
+}
+
+/// One earlier attempt of a retried scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Attempt {
+    /// How it ended (failed, for every attempt that was retried).
+    pub status: Status,
+    /// Its wall-clock time, in µs.
+    pub duration_us: u64,
+    /// The failing step, keyword and text, or `Hook` for a failed hook.
+    pub failed_step: Option<String>,
+    /// The failure's message.
+    pub error: Option<String>,
 }
 
 /// Result of one step of a scenario.

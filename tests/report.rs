@@ -79,6 +79,8 @@ fn scenario(name: &str, line: usize, steps: Vec<StepResult>, log: Option<&str>) 
         stack_log_tail: log.map(Into::into),
         stack_log_file: log.map(|_| format!("logs/{}.log", name.replace(' ', "_"))),
         not_run: None,
+        attempts: Vec::new(),
+        flaky: false,
     }
 }
 

@@ -97,6 +97,8 @@ fn scenario_result(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> 
         stack_log_tail: None,
         stack_log_file: None,
         not_run: None,
+        attempts: Vec::new(),
+        flaky: false,
     }
 }
 
