@@ -182,6 +182,10 @@ pub struct RunArgs {
     /// How many scenarios run at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Run a failed scenario again, on a fresh World, up to N times; one that then
+    /// passes counts as passed and is named as flaky in every report.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: usize,
 }
 
 impl TargetArgs {
@@ -322,6 +326,7 @@ fn run(args: RunArgs) -> ExitCode {
     opts.tags = args.tags;
     opts.reports_dir = args.reports;
     opts.concurrency = args.concurrency;
+    opts.retries = args.retries;
     opts.command_line = command_line();
     goldenpath::run_main(opts)
 }

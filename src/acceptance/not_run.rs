@@ -1,11 +1,10 @@
 //! Scenarios left out of a run because they cannot run against its target, shown in
 //! every report as *not run* with the reason, never as passed and never missing.
 //!
-//! The recorder puts them in `summary.json` (and so `report.html` and `summary.md`);
-//! cucumber's own writers never saw them, so they are added to `junit.xml` (as skipped
-//! test cases with the reason, in a test suite of their own) and to `cucumber.json`
-//! (as scenarios whose steps are skipped, the reason as the description) once cucumber
-//! has written both.
+//! The recorder puts them in `summary.json` (and so `report.html`, `summary.md` and
+//! `junit.xml`, where they are skipped test cases with the reason); cucumber's own JSON
+//! writer never saw them, so they are added to `cucumber.json` (as scenarios whose
+//! steps are skipped, the reason as the description) once cucumber has written it.
 
 use std::io;
 use std::path::Path;
@@ -68,42 +67,6 @@ pub(crate) fn scenarios(
     )
 }
 
-/// Add the scenarios to `junit.xml` as skipped test cases, in one test suite.
-pub(crate) fn add_to_junit(path: &Path, not_run: &[NotRun]) -> io::Result<()> {
-    if not_run.is_empty() {
-        return Ok(());
-    }
-    let xml = std::fs::read_to_string(path)?;
-    let mut suite = format!(
-        "  <testsuite id=\"not-run\" name=\"Not run against this stack\" package=\"testsuite/not-run\" \
-         tests=\"{n}\" errors=\"0\" failures=\"0\" skipped=\"{n}\" hostname=\"localhost\" \
-         timestamp=\"{}\" time=\"0\">\n",
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        n = not_run.len()
-    );
-    for s in not_run {
-        suite.push_str(&format!(
-            "    <testcase name=\"{}\" classname=\"{}\" time=\"0\">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-            escape(&format!("Scenario: {}: {}:{}", s.scenario, s.uri, s.line)),
-            escape(&format!("Feature: {}", s.feature)),
-            escape(&format!("not run: {}", s.reason)),
-        ));
-    }
-    suite.push_str("  </testsuite>\n");
-    let xml = if let Some(at) = xml.rfind("</testsuites>") {
-        format!("{}{suite}{}", &xml[..at], &xml[at..])
-    } else if let Some(at) = xml.rfind("<testsuites/>") {
-        format!(
-            "{}<testsuites>\n{suite}</testsuites>{}",
-            &xml[..at],
-            &xml[at + "<testsuites/>".len()..]
-        )
-    } else {
-        format!("{xml}<testsuites>\n{suite}</testsuites>\n")
-    };
-    std::fs::write(path, xml)
-}
-
 /// Add the scenarios to `cucumber.json`, under their features, with skipped steps.
 pub(crate) fn add_to_cucumber_json(path: &Path, not_run: &[NotRun]) -> io::Result<()> {
     if not_run.is_empty() {
@@ -153,12 +116,4 @@ pub(crate) fn add_to_cucumber_json(path: &Path, not_run: &[NotRun]) -> io::Resul
     }
     let text = serde_json::to_string_pretty(&features).map_err(io::Error::other)?;
     std::fs::write(path, text)
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }

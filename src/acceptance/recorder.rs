@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use cucumber::event::{self, Cucumber, Feature, RetryableScenario, Rule, Scenario, StepError};
+use cucumber::event::{
+    self, Cucumber, Feature, Retries, RetryableScenario, Rule, Scenario, StepError,
+};
 use cucumber::{Event, gherkin, parser};
 
-use crate::summary::{FeatureResult, ScenarioResult, Status, StepResult};
+use crate::summary::{Attempt, FeatureResult, ScenarioResult, Status, StepResult};
 
 /// The results recorded so far, shared between the writer, the hooks and the runner.
 #[derive(Debug, Default, Clone)]
@@ -177,6 +179,7 @@ impl Record {
         feature: &gherkin::Feature,
         scenario: &gherkin::Scenario,
         ev: Scenario<W>,
+        retries: Option<Retries>,
         at: SystemTime,
     ) {
         let fkey = feature_key(feature);
@@ -184,6 +187,26 @@ impl Record {
         let mut inner = self.lock();
         let inner = &mut *inner;
         match ev {
+            // A retry (`--retries`): the attempt before it becomes one of the
+            // scenario's attempts, and the result starts over in place.
+            Scenario::Started
+                if retries.is_some_and(|r| r.current > 0) && inner.index.contains_key(&key) =>
+            {
+                let (f, s) = inner.index[&key];
+                let result = &mut inner.features[f].scenarios[s];
+                let failed = result.steps.iter().find(|st| st.status == Status::Failed);
+                let attempt = Attempt {
+                    status: result.status,
+                    duration_us: result.duration_us,
+                    failed_step: failed.map(|st| format!("{} {}", st.keyword, st.text)),
+                    error: failed.and_then(|st| st.error.clone()),
+                };
+                result.attempts.push(attempt);
+                result.status = Status::Passed;
+                result.steps.clear();
+                result.duration_us = 0;
+                inner.starts.insert(key, at);
+            }
             Scenario::Started => {
                 let f = inner.feature_index(feature);
                 let (tail, file) = inner.logs.remove(&key).unzip();
@@ -247,7 +270,9 @@ impl Record {
             Scenario::Finished => {
                 let started = inner.starts.remove(&key);
                 if let Some(&(f, s)) = inner.index.get(&key) {
-                    inner.features[f].scenarios[s].duration_us = micros_between(started, at);
+                    let result = &mut inner.features[f].scenarios[s];
+                    result.duration_us = micros_between(started, at);
+                    result.flaky = result.status == Status::Passed && !result.attempts.is_empty();
                 }
             }
         }
@@ -282,11 +307,12 @@ impl<W> cucumber::Writer<W> for Recorder {
         let Cucumber::Feature(feature, ev) = value else {
             return;
         };
-        let (scenario, RetryableScenario { event, .. }) = match ev {
+        let (scenario, RetryableScenario { event, retries }) = match ev {
             Feature::Scenario(scenario, ev) => (scenario, ev),
             Feature::Rule(_, Rule::Scenario(scenario, ev)) => (scenario, ev),
             _ => return,
         };
-        self.record.on_scenario(&feature, &scenario, event, at);
+        self.record
+            .on_scenario(&feature, &scenario, event, retries, at);
     }
 }

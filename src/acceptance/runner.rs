@@ -15,6 +15,7 @@ use futures_util::stream;
 
 use super::not_run::{self, NotRun};
 use super::recorder::{Record, Recorder, feature_key};
+use super::retries;
 use super::sharing::SharedStack;
 use super::world::GoldenWorld;
 use crate::config::Config;
@@ -46,6 +47,10 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Print cucumber's progress on stdout.
     pub progress: bool,
+    /// Run a failed scenario again, on a fresh World, up to this many times (0: never).
+    /// One that fails and then passes counts as passed, and every report names it as
+    /// flaky with each attempt's failure.
+    pub retries: usize,
     /// The command line (or test name), for the report. Empty unless the caller sets it.
     pub command_line: String,
     /// The repository whose commit the report names (default: the working directory,
@@ -68,6 +73,7 @@ impl RunOptions {
             reports_dir: PathBuf::from("reports"),
             concurrency: 8,
             progress: true,
+            retries: 0,
             command_line: String::new(),
             repository: std::env::current_dir().ok(),
             handle_interrupts: false,
@@ -203,7 +209,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     .await?;
     let record = Record::default();
 
-    let junit = create(&run_dir.join("junit.xml"))?;
     let json = create(&run_dir.join("cucumber.json"))?;
     let out: Box<dyn io::Write> = if opts.progress {
         Box::new(io::stdout())
@@ -212,7 +217,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     };
     let writer = writer::Basic::raw(out, writer::Coloring::Auto, 0)
         .summarized()
-        .tee::<GoldenWorld, _>(writer::JUnit::for_tee(junit, 0))
         .tee::<GoldenWorld, _>(writer::Json::for_tee(json))
         .tee::<GoldenWorld, _>(
             Recorder::new(record.clone())
@@ -233,6 +237,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         .with_writer(writer)
         .with_cli(cli::Opts::<_, _, _, cli::Empty>::default())
         .max_concurrent_scenarios(opts.concurrency.max(1))
+        .retries((opts.retries > 0).then_some(opts.retries))
         .before(move |feature, rule, scenario, world| {
             let ctx = before_ctx.clone();
             let sharing = before_sharing.clone();
@@ -335,6 +340,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         }));
     }
 
+    // The parsed features, for trimming retried scenarios in cucumber.json afterwards.
+    let parsed = features.clone();
     cucumber.filter_run(features, filter).await;
     if opts.handle_interrupts {
         if provision::shutting_down() {
@@ -343,8 +350,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         }
         provision::clear_interrupt_hook();
     }
-    not_run::add_to_junit(&run_dir.join("junit.xml"), &left_out)
-        .and_then(|()| not_run::add_to_cucumber_json(&run_dir.join("cucumber.json"), &left_out))
+    let cucumber_json = run_dir.join("cucumber.json");
+    not_run::add_to_cucumber_json(&cucumber_json, &left_out)
+        .and_then(|()| retries::keep_last_attempts(&cucumber_json, &parsed, &record.features()))
         .map_err(|source| RunError::Reports {
             path: run_dir.clone(),
             source,
@@ -493,12 +501,24 @@ fn summarize(
     if skipped > 0 {
         reasons.push(format!("{skipped} scenarios were skipped"));
     }
+    let flaky: Vec<String> = scenarios
+        .iter()
+        .filter(|s| s.flaky)
+        .map(|s| format!("{:?} ({} failed attempt(s))", s.name, s.attempts.len()))
+        .collect();
     let verdict = if reasons.is_empty() {
         reasons.push(format!("all {ran} scenarios passed"));
         Verdict::Pass
     } else {
         Verdict::Fail
     };
+    if !flaky.is_empty() {
+        reasons.push(format!(
+            "{} flaky: passed on a retry after failing: {}",
+            flaky.len(),
+            flaky.join(", ")
+        ));
+    }
     if not_run > 0 {
         reasons.push(format!(
             "{not_run} not run: they cannot run against this target (each says why)"

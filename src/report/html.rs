@@ -244,6 +244,11 @@ fn acceptance(features: &[FeatureResult]) -> Markup {
         .map(|s| s.steps.len())
         .sum();
     let tails = log_tails(features);
+    let flaky = features
+        .iter()
+        .flat_map(|f| &f.scenarios)
+        .filter(|s| s.flaky)
+        .count();
     html! {
         section #acceptance {
             h2 { "Scenarios" }
@@ -253,6 +258,7 @@ fn acceptance(features: &[FeatureResult]) -> Markup {
                 span.failed-text { (all.failed) " failed" } " · "
                 (all.skipped) " skipped · "
                 @if all.not_run > 0 { span.not-run-text { (all.not_run) " not run" } " · " }
+                @if flaky > 0 { span.flaky-text { (flaky) " flaky" } " · " }
                 (steps) " steps · " (duration_us(all.duration_us))
             }
             table.features {
@@ -285,9 +291,10 @@ fn acceptance(features: &[FeatureResult]) -> Markup {
 fn scenario(f: &FeatureResult, s: &ScenarioResult, log_tail: Option<&(String, String)>) -> Markup {
     let failed = s.status == Status::Failed;
     html! {
-        details class={ "scenario " (status_class(s.status)) } open[failed] {
+        details class={ "scenario " (status_class(s.status)) @if s.flaky { " flaky" } } open[failed || s.flaky] {
             summary {
                 (badge(s.status)) " "
+                @if s.flaky { span.badge.flaky { "flaky" } " " }
                 strong { (s.name) }
                 " " span.muted { (f.path) ":" (s.line) }
                 @for t in &s.tags { " " span.tag { (t) } }
@@ -295,6 +302,22 @@ fn scenario(f: &FeatureResult, s: &ScenarioResult, log_tail: Option<&(String, St
             }
             @if let Some(reason) = &s.not_run {
                 p.not-run-reason { "Not run: " (reason) }
+            }
+            @if !s.attempts.is_empty() {
+                div.attempts {
+                    p { (s.attempts.len() + 1) " attempts; the steps below are the last one's."
+                        @if s.flaky { " It failed, then passed on a retry: flaky." } }
+                    ol {
+                        @for a in &s.attempts {
+                            li { (badge(a.status)) " " (duration_us(a.duration_us)) " · "
+                                span.kw { (a.failed_step.as_deref().unwrap_or("(no step)")) }
+                                @if let Some(e) = &a.error {
+                                    pre.error { (super::format::truncate_chars(e, MESSAGE_BYTES)) }
+                                }
+                            }
+                        }
+                    }
+                }
             }
             table.steps {
                 thead { tr { th.status { "Status" } th { "Step" } th.num { "Line" } th.num { "Time" } } }

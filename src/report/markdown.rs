@@ -145,6 +145,28 @@ fn acceptance(out: &mut String, s: &RunSummary) {
     if not_run > 0 {
         out.push('\n');
     }
+    let flaky: Vec<_> = all.iter().filter(|x| x.flaky).collect();
+    for sc in &flaky {
+        let _ = writeln!(
+            out,
+            "- Flaky: {} passed on attempt {} after: {}",
+            text(&sc.name),
+            sc.attempts.len() + 1,
+            sc.attempts
+                .iter()
+                .map(|a| text(
+                    a.error
+                        .as_deref()
+                        .and_then(|e| e.lines().next())
+                        .unwrap_or("a failure")
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    if !flaky.is_empty() {
+        out.push('\n');
+    }
     out.push_str("| Feature | Passed | Failed | Skipped |\n|---|---:|---:|---:|\n");
     for f in &s.features {
         let n = |st: Status| f.scenarios.iter().filter(|x| x.status == st).count();

@@ -19,6 +19,7 @@ mod compare;
 mod format;
 mod hlog;
 mod html;
+mod junit;
 mod markdown;
 mod svg;
 
@@ -37,6 +38,8 @@ pub const SUMMARY_JSON: &str = "summary.json";
 pub const REPORT_HTML: &str = "report.html";
 /// File name of the Markdown summary (for `$GITHUB_STEP_SUMMARY`), in the run directory.
 pub const SUMMARY_MD: &str = "summary.md";
+/// File name of an acceptance run's JUnit XML (for CI), in the run directory.
+pub const JUNIT_XML: &str = "junit.xml";
 
 /// Where the files of one run's report are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,8 @@ pub struct ReportPaths {
     pub html: PathBuf,
     /// `<run_dir>/summary.md`.
     pub markdown: PathBuf,
+    /// `<run_dir>/junit.xml`, for an acceptance run.
+    pub junit: Option<PathBuf>,
     /// `reports/latest` (or `reports/latest.txt`) when it was updated; `None` from [`rebuild`].
     pub latest: Option<PathBuf>,
 }
@@ -80,7 +85,8 @@ pub enum ReportError {
     },
 }
 
-/// Writes `summary.json`, `report.html` and `summary.md` into `run_dir` (created if
+/// Writes `summary.json`, `report.html`, `summary.md` (and an acceptance run's
+/// `junit.xml`) into `run_dir` (created if
 /// needed) and points `reports/latest` (the parent of `run_dir`) at it. The one call a
 /// runner makes after a run.
 #[tracing::instrument(skip(summary), fields(run_id = %summary.run_id))]
@@ -132,10 +138,19 @@ fn render_into(run_dir: &Path, summary: &RunSummary) -> Result<ReportPaths, Repo
     write_atomic(&html, render_html(summary, Some(run_dir)).as_bytes())?;
     let markdown = run_dir.join(SUMMARY_MD);
     write_atomic(&markdown, render_markdown(summary).as_bytes())?;
+    let junit = match summary.kind {
+        crate::summary::RunKind::Acceptance => {
+            let path = run_dir.join(JUNIT_XML);
+            write_atomic(&path, junit::render(summary).as_bytes())?;
+            Some(path)
+        }
+        crate::summary::RunKind::Load => None,
+    };
     Ok(ReportPaths {
         summary_json: run_dir.join(SUMMARY_JSON),
         html,
         markdown,
+        junit,
         latest: None,
     })
 }
