@@ -208,6 +208,7 @@ fn write_shard(
         }),
         shards: Vec::new(),
         missing_shards: Vec::new(),
+        remote_write: None,
     };
     let summary = RunSummary {
         schema_version: SCHEMA_VERSION,

@@ -107,6 +107,10 @@ pub struct LoadArgs {
     /// The run's id, shared by every shard; a shard writes to reports/<run-id>/shard-<I>/.
     #[arg(long, value_name = "ID", env = "GOLDENPATH_RUN_ID")]
     pub run_id: Option<String>,
+    /// Send the figures to this Prometheus remote-write receiver while the run goes
+    /// (sets load.prometheus.remote_write_url), e.g. http://localhost:9090/api/v1/write.
+    #[arg(long, value_name = "URL")]
+    pub prometheus_remote_write: Option<String>,
     /// The instant (RFC 3339) at which every shard starts its schedule; default: the
     /// UTC stamp a run id begins with (20261204T020000Z-nightly), if any.
     #[arg(long, value_name = "RFC3339", env = "GOLDENPATH_START_AT")]
@@ -349,7 +353,20 @@ async fn load(args: LoadArgs) -> ExitCode {
         repository: std::env::current_dir().ok(),
         config_toml: toml::to_string(&config).unwrap_or_default(),
     };
-    let mut opts = LoadRunOptions::new(config.contract, config.target, config.load, run_dir);
+    let mut load_config = config.load;
+    if let Some(url) = &args.prometheus_remote_write {
+        match &mut load_config.prometheus {
+            Some(p) => p.remote_write_url = url.clone(),
+            None => {
+                load_config.prometheus = Some(goldenpath::load::PrometheusConfig {
+                    remote_write_url: url.clone(),
+                    push_interval: std::time::Duration::from_secs(5),
+                    labels: Default::default(),
+                })
+            }
+        }
+    }
+    let mut opts = LoadRunOptions::new(config.contract, config.target, load_config, run_dir);
     let load = &mut opts.load;
     load.features = args.features;
     load.tags = args.tags;

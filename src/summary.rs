@@ -289,6 +289,25 @@ pub struct LoadResult {
     /// A merged run: the shard indices that were missing (`--allow-missing`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_shards: Vec<u64>,
+    /// What was sent to Prometheus during the run (`[load.prometheus]`), when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_write: Option<RemoteWriteResult>,
+}
+
+/// Prometheus remote write during a load run: how many pushes got through. Failures
+/// never fail the run; they are counted here and named in the notes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct RemoteWriteResult {
+    /// The receiver.
+    pub url: String,
+    /// Pushes the receiver accepted.
+    pub pushes_sent: u64,
+    /// Pushes it refused or that got no answer in time.
+    pub pushes_failed: u64,
+    /// Pushes not sent because the previous ones were still queued (a slow receiver).
+    pub pushes_dropped: u64,
+    /// The last failure, as said.
+    pub last_error: Option<String>,
 }
 
 /// One shard of a split load run, as it ran.

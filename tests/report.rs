@@ -526,6 +526,7 @@ fn load_summary(run_dir: &Path, shape: &LoadShape) -> RunSummary {
             shard: None,
             shards: Vec::new(),
             missing_shards: Vec::new(),
+            remote_write: None,
         }),
     }
 }

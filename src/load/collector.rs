@@ -70,6 +70,12 @@ pub struct Collector {
     active_users: Arc<AtomicU64>,
     /// First error writing an interval log; the run goes on, the outcome reports it.
     pub write_error: Option<io::Error>,
+    /// Prometheus remote write, when configured.
+    pub remote: Option<super::remote_write::RemoteWriter>,
+    /// The backend is being restarted (for remote write's gauge).
+    pub restarting: bool,
+    /// The last second that became final.
+    pub last_index: Option<u64>,
 }
 
 impl Collector {
@@ -94,6 +100,9 @@ impl Collector {
             progress,
             active_users,
             write_error: None,
+            remote: None,
+            restarting: false,
+            last_index: None,
             names,
         };
         c.open(&SeriesKey::Scenario)?;
@@ -175,6 +184,14 @@ impl Collector {
             p95_us: q(0.95),
             p99_us: q(0.99),
         });
+        self.last_index = Some(f.index);
+        if let Some(remote) = &mut self.remote {
+            remote.observe(
+                &f,
+                self.active_users.load(Ordering::Relaxed),
+                self.restarting,
+            );
+        }
         let t = &self.totals.counters;
         self.progress.update(&Snapshot {
             elapsed: offset + INTERVAL,

@@ -42,6 +42,9 @@ pub struct LoadConfig {
     pub profiles: BTreeMap<String, Profile>,
     /// Rules evaluated at the end of every load run.
     pub thresholds: Vec<Threshold>,
+    /// Send the run's figures to Prometheus while it runs (`[load.prometheus]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<super::remote_write::PrometheusConfig>,
 }
 
 impl Default for LoadConfig {
@@ -50,6 +53,7 @@ impl Default for LoadConfig {
             default_profile: "smoke".to_owned(),
             profiles: builtin_profiles(),
             thresholds: Vec::new(),
+            prometheus: None,
         }
     }
 }

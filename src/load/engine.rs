@@ -45,6 +45,7 @@ use super::outcome::{self, RunFacts};
 use super::panics::{self, QuietPanics};
 use super::plan::Plan;
 use super::progress::{Progress, ProgressMode};
+use super::remote_write::RemoteWriter;
 use super::restart::{RestartClock, RestartTally, RestartTarget, UserRestart};
 use super::schedule::{IterationBudget, Model, Shape};
 use super::shard::Shard;
@@ -278,6 +279,9 @@ pub async fn run_users<W: VirtualUser>(
     let (profile_name, profile) = opts.effective_profile().map_err(LoadError::Profile)?;
     let parallelism = std::thread::available_parallelism().map_or(1, usize::from);
     let shape = Shape::resolve(&profile, parallelism, opts.shard).map_err(LoadError::Profile)?;
+    if let Some(prometheus) = &opts.config.prometheus {
+        prometheus.check().map_err(LoadError::Profile)?;
+    }
     if shape.restart_at.is_some() && restart.is_none() {
         return Err(LoadError::Profile(
             "restart_at is set but this target cannot be restarted by the harness".into(),
@@ -334,6 +338,28 @@ pub async fn run_users<W: VirtualUser>(
         active_users.clone(),
     )
     .map_err(output_err)?;
+    if let Some(prometheus) = &opts.config.prometheus {
+        let run_id = opts.run_id.clone().unwrap_or_else(|| {
+            opts.run_dir
+                .file_name()
+                .map_or_else(|| "load".to_owned(), |n| n.to_string_lossy().into_owned())
+        });
+        collector.remote = Some(RemoteWriter::start(
+            prometheus,
+            &run_id,
+            shape.shard.is_split().then(|| shape.shard.to_string()),
+            collector.names().clone(),
+            plan.steps
+                .iter()
+                .map(|s| {
+                    plan.scenarios
+                        .get(s.scenario)
+                        .map_or_else(String::new, |sc| sc.name.clone())
+                })
+                .collect(),
+            start_wall,
+        ));
+    }
 
     let stop_starting = shutdown.child_token();
     let abort = shutdown.child_token();
@@ -399,12 +425,14 @@ pub async fn run_users<W: VirtualUser>(
             }, if restart_future.is_none() && restart_result.is_none() && !stop_starting.is_cancelled() => {
                 if let Some(target) = &restart {
                     collector.note("restarting the backend");
+                    collector.restarting = true;
                     clock.mark_requested(Instant::now());
                     restart_future = Some(target.restart());
                 }
             }
             r = async { restart_future.as_mut().expect("guarded").await }, if restart_future.is_some() => {
                 restart_future = None;
+                collector.restarting = false;
                 match &r {
                     Ok(report) => {
                         clock.mark_back(report.healthy_at.max(clock.requested().unwrap_or(report.healthy_at)));
@@ -420,6 +448,14 @@ pub async fn run_users<W: VirtualUser>(
         let _ = t.join();
     }
     collector.finish();
+    let remote_write = match collector.remote.take() {
+        Some(remote) => Some(
+            remote
+                .finish(collector.last_index, collector.restarting)
+                .await,
+        ),
+        None => None,
+    };
     let finished_wall = chrono::Utc::now();
     let ended = Instant::now();
 
@@ -461,6 +497,7 @@ pub async fn run_users<W: VirtualUser>(
         start_at: opts.start_at,
         schedule_start_wall: start_wall,
         lateness: schedule_start.lateness,
+        remote_write,
     };
     let built = outcome::build(&facts, &collector);
     if let Some(e) = collector.write_error.take() {

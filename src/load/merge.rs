@@ -335,6 +335,7 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeOutcome, MergeError> {
         shard: None,
         shards: shards.iter().map(|s| s.info.clone()).collect(),
         missing_shards: missing,
+        remote_write: None,
     };
     let summary = RunSummary {
         schema_version: SCHEMA_VERSION,

@@ -8,7 +8,8 @@
 //! users, the iteration) → `metrics` (histograms per second) → `collector` (merge,
 //! `.hlog`, timeline, `progress`) → `outcome` (summary.json, `thresholds`, text).
 //! `restart` measures a restart under load; `panics` keeps step failures quiet;
-//! `shard` splits one run across processes, `merge` adds the shards' results back up. [`run`]
+//! `shard` splits one run across processes, `merge` adds the shards' results back up;
+//! `remote_write` sends the figures to Prometheus while the run goes. [`run`]
 //! is the whole load run (stack, engine, cleanup); [`run_users`] the engine alone.
 
 mod collector;
@@ -21,6 +22,7 @@ mod outcome;
 mod panics;
 mod plan;
 mod progress;
+mod remote_write;
 mod restart;
 mod run;
 mod schedule;
@@ -33,6 +35,7 @@ pub use engine::{LoadError, LoadOptions, LoadOutcome, run_users};
 pub use merge::{MergeError, MergeOptions, MergeOutcome, merge};
 pub use plan::PlanError;
 pub use progress::ProgressMode;
+pub use remote_write::PrometheusConfig;
 pub use restart::{RestartReport, RestartTarget};
 pub use run::{LoadRunError, LoadRunOptions, run};
 pub use shard::Shard;

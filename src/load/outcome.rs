@@ -53,6 +53,8 @@ pub struct RunFacts<'a> {
     pub schedule_start_wall: std::time::SystemTime,
     /// Behind `start_at`.
     pub lateness: Duration,
+    /// Prometheus remote write, when configured.
+    pub remote_write: Option<crate::summary::RemoteWriteResult>,
 }
 
 pub struct Built {
@@ -297,7 +299,21 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         shard: shard_info,
         shards: Vec::new(),
         missing_shards: Vec::new(),
+        remote_write: f.remote_write.clone(),
     };
+    let mut notes = Vec::new();
+    if let Some(rw) = &f.remote_write
+        && (rw.pushes_failed > 0 || rw.pushes_dropped > 0)
+    {
+        notes.push(format!(
+            "warning: Prometheus remote write to {}: {} of {} pushes failed, {} dropped ({}); the run itself is not affected",
+            rw.url,
+            rw.pushes_failed,
+            rw.pushes_sent + rw.pushes_failed,
+            rw.pushes_dropped,
+            rw.last_error.as_deref().unwrap_or("no error text")
+        ));
+    }
     let summary = RunSummary {
         schema_version: SCHEMA_VERSION,
         run_id,
@@ -313,7 +329,7 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
         environment: f.environment.clone(),
         features: Vec::new(),
         load: Some(load),
-        notes: Vec::new(),
+        notes,
     };
     let text = render_text(&summary, f);
     Built {
@@ -574,6 +590,16 @@ pub fn render_text(s: &RunSummary, f: &RunFacts<'_>) -> String {
             t.scope,
             t.measured
         );
+    }
+    if let Some(rw) = &l.remote_write {
+        let _ = writeln!(
+            o,
+            "\nprometheus remote write: {} pushes sent, {} failed, {} dropped ({})",
+            rw.pushes_sent, rw.pushes_failed, rw.pushes_dropped, rw.url
+        );
+    }
+    for n in &s.notes {
+        let _ = writeln!(o, "note: {n}");
     }
     let _ = writeln!(o, "\nverdict: {:?}", s.verdict);
     for r in &s.reasons {
