@@ -231,26 +231,24 @@ fn write_shard(
     samples
 }
 
-fn peak_rss_kib() -> u64 {
+/// A `/proc/self/status` figure in KiB (`VmHWM:` the peak, `VmRSS:` the current RSS).
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }
 
+fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM:")
+}
+
 fn current_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+    status_kib("VmRSS:")
 }
 
 /// Resets VmHWM to the current RSS (Linux 4.0+).

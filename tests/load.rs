@@ -6,32 +6,14 @@
 //! against the clean stack, that a restart mid-run is survived with 0 loss, and that the
 //! `.hlog` files read back to the same percentiles.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use goldenpath::GoldenWorld;
-use goldenpath::load::{self, LoadRunOptions, ProgressMode, Threshold};
+use goldenpath::load::{self, LoadRunOptions, Threshold};
 use goldenpath::summary::{LoadResult, Verdict};
-use goldenpath::{Config, Target};
 
 mod common;
-
-/// A load run through the library's entry point against the stack at `url`, a stack
-/// goldenpath did not start: the golden path as two workers' users, quietly.
-fn options(url: &str, run_dir: PathBuf) -> LoadRunOptions {
-    let config = Config::default();
-    let target = Target {
-        base_url: Some(url.to_owned()),
-        ..Target::default()
-    };
-    let mut opts = LoadRunOptions::new(config.contract, target, config.load, run_dir);
-    opts.load.features =
-        vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("features/golden_path.feature")];
-    opts.load.tags = Some("@load".into());
-    opts.load.progress = ProgressMode::Off;
-    opts.load.workers = Some(2);
-    opts
-}
 
 async fn run(opts: LoadRunOptions) -> load::LoadOutcome {
     load::run::<GoldenWorld>(opts)
@@ -78,7 +60,7 @@ async fn the_golden_path_under_load_counts_agree() {
     let stack = common::stack("").await;
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("load-counts");
-    let mut opts = options(&stack.url, run_dir.clone());
+    let mut opts = common::load_options(&stack.url, run_dir.clone());
     opts.load.users = Some(3);
     opts.load.iterations = Some(9);
     let out = run(opts).await;
@@ -137,7 +119,7 @@ async fn a_latency_threshold_fails_against_a_slow_agent_and_passes_against_the_c
     for (faults, should_pass) in [("", true), ("slow_agent:1000", false)] {
         let stack = common::stack(faults).await;
         let dir = tempfile::tempdir().unwrap();
-        let mut opts = options(&stack.url, dir.path().join("run"));
+        let mut opts = common::load_options(&stack.url, dir.path().join("run"));
         opts.load.users = Some(2);
         opts.load.iterations = Some(4);
         opts.load.config.thresholds = thresholds.clone();
@@ -177,7 +159,7 @@ async fn a_restart_mid_run_is_survived_without_loss() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("load-restart");
     // The entry point restarts as `goldenpath load --restart-at` does: an administrator.
-    let mut opts = options(&stack.url, run_dir.clone());
+    let mut opts = common::load_options(&stack.url, run_dir.clone());
     opts.contract.timeouts.restart_comeback = Duration::from_secs(20);
     opts.load.users = Some(3);
     opts.load.duration = Some(Duration::from_secs(6));
@@ -214,7 +196,7 @@ async fn compare_flags_a_slow_agent_and_passes_two_clean_runs() {
 
     async fn summary(faults: &str, name: &str, dir: &Path) -> goldenpath::summary::RunSummary {
         let stack = common::stack(faults).await;
-        let mut opts = options(&stack.url, dir.join(name));
+        let mut opts = common::load_options(&stack.url, dir.join(name));
         opts.load.users = Some(2);
         opts.load.iterations = Some(6);
         run(opts).await.summary

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use goldenpath::load::{self, LoadRunOptions, ProgressMode, PrometheusConfig};
+use goldenpath::GoldenWorld;
+use goldenpath::load::{self, LoadRunOptions, PrometheusConfig};
 use goldenpath::summary::{LoadResult, Verdict};
-use goldenpath::{Config, GoldenWorld, Target};
 
 mod common;
 
@@ -125,21 +125,12 @@ impl Prometheus {
 }
 
 fn options(url: &str, run_dir: PathBuf, remote_write_url: &str) -> LoadRunOptions {
-    let mut config = Config::default();
-    config.load.prometheus = Some(PrometheusConfig {
+    let mut opts = common::load_options(url, run_dir);
+    opts.load.config.prometheus = Some(PrometheusConfig {
         remote_write_url: remote_write_url.to_owned(),
         push_interval: Duration::from_secs(1),
         labels: [("env".to_owned(), "test".to_owned())].into(),
     });
-    let target = Target {
-        base_url: Some(url.to_owned()),
-        ..Target::default()
-    };
-    let mut opts = LoadRunOptions::new(config.contract, target, config.load, run_dir);
-    opts.load.features =
-        vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("features/golden_path.feature")];
-    opts.load.tags = Some("@load".into());
-    opts.load.progress = ProgressMode::Off;
     opts.load.workers = Some(1);
     opts.load.users = Some(3);
     opts.load.duration = Some(Duration::from_secs(4));

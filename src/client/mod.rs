@@ -19,6 +19,7 @@ mod read;
 mod stack_client;
 pub mod success;
 mod transport;
+pub(crate) use transport::connector as transport_connector;
 mod types;
 mod ws;
 

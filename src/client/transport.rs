@@ -30,7 +30,22 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service as _;
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+pub(crate) type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// HTTP/1.1 over TCP or TLS (Mozilla's roots, no system store), connects bounded by
+/// `connect_timeout`: the stack client's, and anything else goldenpath sends (remote
+/// write).
+pub(crate) fn connector(connect_timeout: Duration) -> Connector {
+    let mut tcp = HttpConnector::new();
+    tcp.set_connect_timeout(Some(connect_timeout));
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp)
+}
 type Sender = SendRequest<Full<Bytes>>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -125,15 +140,7 @@ impl Transport {
     /// `connect_timeout` bounds the TCP connect; `timeout` the whole exchange, from
     /// taking a connection to the last byte of the body.
     pub(super) fn new(connect_timeout: Duration, timeout: Duration) -> Self {
-        let mut tcp = HttpConnector::new();
-        tcp.set_connect_timeout(Some(connect_timeout));
-        tcp.set_nodelay(true);
-        tcp.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
+        let connector = connector(connect_timeout);
         Transport {
             shared: Arc::new(Shared {
                 connector,

@@ -741,16 +741,7 @@ pub fn render_text(s: &RunSummary) -> String {
         super::thresholds::format_micros(l.scenario.p95_us),
         super::thresholds::format_micros(l.scenario.p99_us)
     );
-    for th in &l.thresholds {
-        let _ = writeln!(
-            t,
-            "  {} {} ({}): {}",
-            if th.passed { "ok  " } else { "FAIL" },
-            th.rule,
-            th.scope,
-            th.measured
-        );
-    }
+    t.push_str(&outcome::threshold_lines(&l.thresholds));
     let word = match s.verdict {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",

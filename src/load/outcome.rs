@@ -442,6 +442,22 @@ pub fn judge(
     results
 }
 
+/// One line per threshold and how it came out, for the text summaries.
+pub fn threshold_lines(results: &[ThresholdResult]) -> String {
+    let mut o = String::new();
+    for t in results {
+        let _ = writeln!(
+            o,
+            "  {} {} [{}]: measured {}",
+            if t.passed { "ok  " } else { "FAIL" },
+            t.rule,
+            t.scope,
+            t.measured
+        );
+    }
+    o
+}
+
 /// One line per failed threshold, for the verdict's reasons.
 pub fn threshold_reasons(results: &[ThresholdResult]) -> Vec<String> {
     results
@@ -581,16 +597,7 @@ pub fn render_text(s: &RunSummary, f: &RunFacts<'_>) -> String {
         }
     }
     let _ = writeln!(o, "\nthresholds:");
-    for t in &l.thresholds {
-        let _ = writeln!(
-            o,
-            "  {} {} [{}]: measured {}",
-            if t.passed { "ok  " } else { "FAIL" },
-            t.rule,
-            t.scope,
-            t.measured
-        );
-    }
+    o.push_str(&threshold_lines(&l.thresholds));
     if let Some(rw) = &l.remote_write {
         let _ = writeln!(
             o,

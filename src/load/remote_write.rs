@@ -23,7 +23,6 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use prost::Message as _;
 use serde::{Deserialize, Serialize};
@@ -382,14 +381,7 @@ impl RemoteWriter {
 
 /// The sender task: one push at a time, each bounded by [`PUSH_TIMEOUT`].
 async fn send_all(url: String, mut rx: mpsc::Receiver<Vec<u8>>) -> SenderTally {
-    let mut tcp = HttpConnector::new();
-    tcp.set_connect_timeout(Some(PUSH_TIMEOUT));
-    tcp.enforce_http(false);
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(tcp);
+    let connector = crate::client::transport_connector(PUSH_TIMEOUT);
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
     let mut tally = SenderTally::default();
     while let Some(body) = rx.recv().await {

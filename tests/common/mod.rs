@@ -86,3 +86,22 @@ pub fn assert_matches_committed_schema(summary: &std::path::Path) {
         "summary.json does not match the committed schema: {errors:?}"
     );
 }
+
+/// A load run through the library's entry point against the stack at `url`, a stack
+/// goldenpath did not start: the golden path as two workers' users, quietly.
+pub fn load_options(url: &str, run_dir: std::path::PathBuf) -> goldenpath::load::LoadRunOptions {
+    let config = goldenpath::Config::default();
+    let target = goldenpath::Target {
+        base_url: Some(url.to_owned()),
+        ..goldenpath::Target::default()
+    };
+    let mut opts =
+        goldenpath::load::LoadRunOptions::new(config.contract, target, config.load, run_dir);
+    opts.load.features = vec![
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("features/golden_path.feature"),
+    ];
+    opts.load.tags = Some("@load".into());
+    opts.load.progress = goldenpath::load::ProgressMode::Off;
+    opts.load.workers = Some(2);
+    opts
+}
