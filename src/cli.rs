@@ -304,11 +304,14 @@ fn history(args: HistoryArgs) -> ExitCode {
             for s in &h.skipped {
                 eprintln!("{s}");
             }
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
             println!(
-                "wrote {} ({} runs, {} groups)",
+                "wrote {} ({} run{} in {} group{})",
                 h.html.display(),
                 h.runs,
-                h.groups
+                plural(h.runs),
+                h.groups,
+                plural(h.groups)
             );
             println!("      {}", h.markdown.display());
             ExitCode::SUCCESS

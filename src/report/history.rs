@@ -1545,7 +1545,7 @@ fn acceptance_part(v: &GroupView) -> Markup {
         }
         h3 { "Scenarios per run" }
         (legend(&[State::Passed, State::Failed, State::Flaky, State::Skipped, State::NotRun, State::Absent]))
-        (grid(v, &v.scenarios, "Scenario"))
+        (grid(v, &v.scenarios, "Scenario", true))
     }
 }
 
@@ -1553,7 +1553,7 @@ fn load_part(v: &GroupView, load: &LoadView) -> Markup {
     html! {
         h3 { "Verdict and thresholds per run" }
         (legend(&[State::Passed, State::Failed, State::Incomplete, State::Absent]))
-        (grid(v, &load.thresholds, "Threshold (applies to)"))
+        (grid(v, &load.thresholds, "Threshold (applies to)", false))
         @if !load.not_drawn.is_empty() {
             p.note { "Not drawn on a chart (no chart shows what they measure): "
                 @for (i, t) in load.not_drawn.iter().enumerate() {
@@ -1589,8 +1589,9 @@ fn legend(states: &[State]) -> Markup {
     }
 }
 
-/// The verdict row, then `rows`, one column per run, with per row how often it failed.
-fn grid(v: &GroupView, rows: &[Row], what: &str) -> Markup {
+/// The verdict row, then `rows`, one column per run, with per row how often it failed (and
+/// was flaky, for scenarios).
+fn grid(v: &GroupView, rows: &[Row], what: &str, flaky: bool) -> Markup {
     let newest = v.columns.len();
     let verdicts = v.verdicts.tally();
     html! {
@@ -1600,7 +1601,9 @@ fn grid(v: &GroupView, rows: &[Row], what: &str) -> Markup {
                     tr {
                         th.name { (what) }
                         th.n title="runs it failed in" { "Failed" }
-                        th.n title="runs it was flaky in: failed, then passed on a retry" { "Flaky" }
+                        @if flaky {
+                            th.n title="runs it was flaky in: failed, then passed on a retry" { "Flaky" }
+                        }
                         @for c in &v.columns {
                             th.run.newest[c.number == newest]
                                 title={ "#" (c.number) " " (c.run_id) ", started " (c.started_at) ", " (verdict_word(c.verdict)) } {
@@ -1612,8 +1615,8 @@ fn grid(v: &GroupView, rows: &[Row], what: &str) -> Markup {
                 tbody {
                     tr.verdicts {
                         th.name { div { "Verdict of the run" } }
-                        td.n { (verdicts.failed) }
-                        td.n {}
+                        td.n { @if verdicts.failed > 0 { (verdicts.failed) } }
+                        @if flaky { td.n {} }
                         @for (j, c) in v.verdicts.cells.iter().enumerate() {
                             td class=(c.state.class()) title=(c.title(j + 1)) { (c.state.letter()) }
                         }
@@ -1623,7 +1626,7 @@ fn grid(v: &GroupView, rows: &[Row], what: &str) -> Markup {
                         tr.unstable[t.failed > 0 || t.flaky > 0] {
                             th.name { div title=(row.label) { (row.label) } }
                             td.n { @if t.failed > 0 { (t.failed) } }
-                            td.n { @if t.flaky > 0 { (t.flaky) } }
+                            @if flaky { td.n { @if t.flaky > 0 { (t.flaky) } } }
                             @for (j, c) in row.cells.iter().enumerate() {
                                 td class=(c.state.class()) title=(c.title(j + 1)) { (c.state.letter()) }
                             }
