@@ -1589,8 +1589,9 @@ fn legend(states: &[State]) -> Markup {
     }
 }
 
-/// The verdict row, then `rows`, one column per run, with per row how often it failed (and
-/// was flaky, for scenarios).
+/// The verdict row, then `rows`: the name, one column per run, then how often it failed
+/// (and was flaky, for scenarios). The box scrolls and starts at its right end, so the
+/// newest runs and the counts show first; the names stay in view while it scrolls.
 fn grid(v: &GroupView, rows: &[Row], what: &str, flaky: bool) -> Markup {
     let newest = v.columns.len();
     let verdicts = v.verdicts.tally();
@@ -1600,36 +1601,36 @@ fn grid(v: &GroupView, rows: &[Row], what: &str, flaky: bool) -> Markup {
                 thead {
                     tr {
                         th.name { (what) }
-                        th.n title="runs it failed in" { "Failed" }
-                        @if flaky {
-                            th.n title="runs it was flaky in: failed, then passed on a retry" { "Flaky" }
-                        }
                         @for c in &v.columns {
                             th.run.newest[c.number == newest]
                                 title={ "#" (c.number) " " (c.run_id) ", started " (c.started_at) ", " (verdict_word(c.verdict)) } {
                                 span { "#" (c.number) " " (c.day) }
                             }
                         }
+                        th.n title="runs it failed in" { "Failed" }
+                        @if flaky {
+                            th.n title="runs it was flaky in: failed, then passed on a retry" { "Flaky" }
+                        }
                     }
                 }
                 tbody {
                     tr.verdicts {
                         th.name { div { "Verdict of the run" } }
-                        td.n { @if verdicts.failed > 0 { (verdicts.failed) } }
-                        @if flaky { td.n {} }
                         @for (j, c) in v.verdicts.cells.iter().enumerate() {
                             td class=(c.state.class()) title=(c.title(j + 1)) { (c.state.letter()) }
                         }
+                        td.n { @if verdicts.failed > 0 { (verdicts.failed) } }
+                        @if flaky { td.n {} }
                     }
                     @for row in rows {
                         @let t = row.tally();
                         tr.unstable[t.failed > 0 || t.flaky > 0] {
                             th.name { div title=(row.label) { (row.label) } }
-                            td.n { @if t.failed > 0 { (t.failed) } }
-                            @if flaky { td.n { @if t.flaky > 0 { (t.flaky) } } }
                             @for (j, c) in row.cells.iter().enumerate() {
                                 td class=(c.state.class()) title=(c.title(j + 1)) { (c.state.letter()) }
                             }
+                            td.n { @if t.failed > 0 { (t.failed) } }
+                            @if flaky { td.n { @if t.flaky > 0 { (t.flaky) } } }
                         }
                     }
                 }

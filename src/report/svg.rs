@@ -344,8 +344,10 @@ impl Chart {
                         g.reference data-label=(r.label) {
                             line x1=(f1(ML)) x2=(f1(W - MR)) y1=(f1(py(r.y))) y2=(f1(py(r.y)))
                                 stroke=(r.color) stroke-width="2" stroke-dasharray="8 4" {}
+                            // A white halo keeps the label legible over the series.
                             text x=(f1(W - MR - 4.0)) y=(f1(py(r.y) - 4.0)) font-size="11"
-                                text-anchor="end" fill=(r.color) { (r.label) }
+                                text-anchor="end" fill=(r.color) stroke="#fff" stroke-width="3"
+                                paint-order="stroke" { (r.label) }
                         }
                     }
                     @if self.is_empty() {
