@@ -367,9 +367,9 @@ fn start_key(s: &RunSummary) -> (Option<i64>, &str, &str) {
 // Groups of comparable runs
 // ---------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct GroupKey {
-    kind: &'static str,
+    kind: RunKind,
     fingerprint: String,
     /// Load runs: `closed model, 1,000 users, profile nightly`; empty for acceptance.
     load: String,
@@ -404,27 +404,24 @@ fn trim(v: f64) -> String {
 }
 
 fn group(runs: Vec<Run>) -> Vec<Group> {
+    // A handful of groups: a linear search finds a run's.
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<GroupKey, usize> = HashMap::new();
     for run in runs {
         let s = &run.summary;
         let key = GroupKey {
-            kind: kind_word(s.kind),
+            kind: s.kind,
             fingerprint: fingerprint(&s.environment.config_toml),
             load: match (s.kind, &s.load) {
                 (RunKind::Load, Some(load)) => load_shape(load),
                 _ => String::new(),
             },
         };
-        match index.get(&key) {
-            Some(&i) => groups[i].runs.push(run),
-            None => {
-                index.insert(key.clone(), groups.len());
-                groups.push(Group {
-                    key,
-                    runs: vec![run],
-                });
-            }
+        match groups.iter_mut().find(|g| g.key == key) {
+            Some(g) => g.runs.push(run),
+            None => groups.push(Group {
+                key,
+                runs: vec![run],
+            }),
         }
     }
     // Acceptance first, then load; within a kind the most recently run group first.
@@ -432,8 +429,8 @@ fn group(runs: Vec<Run>) -> Vec<Group> {
         start_key(&g.runs.last().expect("a group has a run").summary)
     }
     groups.sort_by(|a, b| {
-        (a.key.kind != "acceptance")
-            .cmp(&(b.key.kind != "acceptance"))
+        (a.key.kind == RunKind::Load)
+            .cmp(&(b.key.kind == RunKind::Load))
             .then_with(|| newest(b).cmp(&newest(a)))
     });
     groups
@@ -1289,7 +1286,7 @@ struct RunColumn {
 
 struct GroupView {
     id: String,
-    kind: &'static str,
+    kind: RunKind,
     /// `Acceptance · image x · config 3f2a9c1d`.
     title: String,
     columns: Vec<RunColumn>,
@@ -1301,7 +1298,7 @@ struct GroupView {
 impl GroupView {
     fn of(i: usize, g: &Group, budget: &mut usize) -> GroupView {
         let newest = &g.runs.last().expect("a group has a run").summary;
-        let mut title = if g.key.kind == "acceptance" {
+        let mut title = if g.key.kind == RunKind::Acceptance {
             "Acceptance".to_owned()
         } else {
             format!("Load · {}", g.key.load.replace(", ", " · "))
@@ -1338,12 +1335,12 @@ impl GroupView {
             title,
             columns,
             verdicts: verdict_row(&g.runs),
-            scenarios: if g.key.kind == "acceptance" {
+            scenarios: if g.key.kind == RunKind::Acceptance {
                 scenario_rows(&g.runs, budget)
             } else {
                 Vec::new()
             },
-            load: (g.key.kind == "load").then(|| load_view(&g.runs)),
+            load: (g.key.kind == RunKind::Load).then(|| load_view(&g.runs)),
         }
     }
 
@@ -1498,7 +1495,7 @@ fn verdict_badge(v: Verdict) -> Markup {
 fn group_section(v: &GroupView) -> Markup {
     let n = v.columns.len();
     html! {
-        section.group id=(v.id) data-kind=(v.kind) {
+        section.group id=(v.id) data-kind=(kind_word(v.kind)) {
             h2 { (v.title) " " span.count { "— " (n) " run" @if n != 1 { "s" } } }
             p.rate {
                 "Pass rate " strong { (v.pass_rate()) }
@@ -1507,7 +1504,7 @@ fn group_section(v: &GroupView) -> Markup {
                     " · newest " (verdict_badge(newest.verdict)) " " code { (newest.run_id) }
                 }
             }
-            @if v.kind == "acceptance" {
+            @if v.kind == RunKind::Acceptance {
                 (acceptance_part(v))
             }
             @if let Some(load) = &v.load {
