@@ -1,4 +1,4 @@
-//! The command line: `goldenpath run | load | merge | report | compare | image`. Maps arguments onto
+//! The command line: `goldenpath run | load | merge | report | compare | history | image`. Maps arguments onto
 //! the library's option types and outcomes onto exit codes, through the library's
 //! public API only; no logic of its own.
 
@@ -35,6 +35,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare a run against a baseline; exits 1 on a regression.
     Compare(CompareArgs),
+    /// Write one page of many runs: pass rates, scenario outcomes per run, load trends.
+    History(HistoryArgs),
     /// Package this goldenpath binary, features and configuration as an image, with no
     /// registry (for shards as containers or Kubernetes pods).
     Image(ImageArgs),
@@ -153,6 +155,17 @@ pub struct CompareArgs {
     pub markdown: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Run directories, or directories of runs such as reports/ (every subdirectory
+    /// holding a summary.json; symbolic links such as reports/latest are left out).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// Where history.html and history.md are written.
+    #[arg(long, value_name = "DIR", default_value = "reports/history")]
+    pub out: PathBuf,
+}
+
 /// Where the stack under test comes from, and how it is configured.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
@@ -225,6 +238,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Merge(args) => merge(&args),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
+        Command::History(args) => history(args),
         Command::Image(args) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(image(args)),
             Err(e) => error(format!("cannot start the async runtime: {e}")),
@@ -285,6 +299,39 @@ fn report(args: &ReportArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => error(e),
+    }
+}
+
+fn history(args: HistoryArgs) -> ExitCode {
+    let opts = goldenpath::report::HistoryOptions {
+        inputs: args.runs,
+        out_dir: args.out,
+    };
+    match goldenpath::report::history(&opts) {
+        Ok(h) => {
+            for s in &h.skipped {
+                eprintln!("{s}");
+            }
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            println!(
+                "wrote {} ({} run{} in {} group{})",
+                h.html.display(),
+                h.runs,
+                plural(h.runs),
+                h.groups,
+                plural(h.groups)
+            );
+            println!("      {}", h.markdown.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if let goldenpath::report::ReportError::NoRuns { skipped, .. } = &e {
+                for s in skipped {
+                    eprintln!("{s}");
+                }
+            }
+            error(e)
+        }
     }
 }
 

@@ -133,6 +133,7 @@ fn percentile_chart(
             .collect(),
         band: None,
         note: Some(note),
+        references: Vec::new(),
     }
 }
 
@@ -292,6 +293,7 @@ fn timeline_charts(load: &LoadResult) -> Vec<Chart> {
             band: band_copy(),
             note: None,
             y_log: false,
+            references: Vec::new(),
         },
         Chart {
             title: format!("Throughput over time{rate_label}"),
@@ -308,6 +310,7 @@ fn timeline_charts(load: &LoadResult) -> Vec<Chart> {
             band: band_copy(),
             note: None,
             y_log: false,
+            references: Vec::new(),
         },
         Chart {
             title: format!("Errors over time{rate_label}"),
@@ -324,6 +327,7 @@ fn timeline_charts(load: &LoadResult) -> Vec<Chart> {
             band,
             note: None,
             y_log: false,
+            references: Vec::new(),
         },
     ]
 }

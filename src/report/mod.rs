@@ -9,6 +9,7 @@
 //! | `report.html` | [`write_reports`], [`rebuild`] | the person signing off: one file, no network, prints |
 //! | `summary.md` | [`write_reports`], [`rebuild`] | `$GITHUB_STEP_SUMMARY` |
 //! | `reports/latest` | [`write_reports`] | a symlink to the newest run dir (`latest.txt` where symlinks fail) |
+//! | `history.html`, `history.md` | [`history`] | many runs on one page: pass rates, scenario grids, load trends |
 //!
 //! Invariant: rendering never fails on what is inside the summary (a broken `.hlog` falls
 //! back to the summary percentiles, with a note on the page); only I/O on the run directory
@@ -17,6 +18,7 @@
 mod charts;
 mod compare;
 mod format;
+mod history;
 mod hlog;
 mod html;
 mod junit;
@@ -29,6 +31,7 @@ use std::path::{Path, PathBuf};
 pub use compare::{
     Change, Comparison, Latency, LatencyDelta, LatencyKind, ScenarioDelta, Tolerance, compare,
 };
+pub use history::{HISTORY_HTML, HISTORY_MD, History, HistoryOptions, SkippedRun, history};
 
 use crate::summary::RunSummary;
 
@@ -82,6 +85,14 @@ pub enum ReportError {
         path: PathBuf,
         /// The JSON error, with line and column.
         source: serde_json::Error,
+    },
+    /// [`history`] found no run it could read among its inputs.
+    #[error("{}", history::no_runs_message(.inputs, .skipped))]
+    NoRuns {
+        /// The directories it was given.
+        inputs: Vec<PathBuf>,
+        /// Each directory it found but could not take, and why.
+        skipped: Vec<SkippedRun>,
     },
 }
 

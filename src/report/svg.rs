@@ -49,6 +49,19 @@ pub(crate) enum XAxis {
     Percentile { decades: u32 },
     /// x is seconds since the start, from 0 to `max`.
     Seconds { max: f64 },
+    /// x is the index of a run (0 = the oldest), one label per run; not every label is
+    /// written when there are many.
+    Runs { labels: Vec<String> },
+}
+
+/// At most this many labels on a run axis.
+const RUN_LABELS: usize = 12;
+
+/// A horizontal line across the plot at `y`, e.g. a threshold of the series drawn.
+pub(crate) struct Reference {
+    pub y: f64,
+    pub label: String,
+    pub color: &'static str,
 }
 
 /// A shaded vertical band, e.g. the window in which the stack was restarting.
@@ -68,6 +81,8 @@ pub(crate) struct Chart {
     pub note: Option<String>,
     /// A logarithmic y axis, for series whose sizes differ by orders of magnitude.
     pub y_log: bool,
+    /// Dashed horizontal lines (thresholds); the y axis always reaches them.
+    pub references: Vec<Reference>,
 }
 
 /// How y values map to the plot: linear from 0, or log10 between two decades.
@@ -160,9 +175,11 @@ fn trim_number(v: f64) -> String {
 
 impl Chart {
     fn x_range(&self) -> (f64, f64) {
-        match self.x {
-            XAxis::Percentile { decades } => (0.0, f64::from(decades.max(1))),
-            XAxis::Seconds { max } => (0.0, if max > 0.0 { max } else { 1.0 }),
+        match &self.x {
+            XAxis::Percentile { decades } => (0.0, f64::from((*decades).max(1))),
+            XAxis::Seconds { max } => (0.0, if *max > 0.0 { *max } else { 1.0 }),
+            // Half a run of room either side, so the first and last points are not on the frame.
+            XAxis::Runs { labels } => (-0.5, labels.len().max(1) as f64 - 0.5),
         }
     }
 
@@ -172,6 +189,7 @@ impl Chart {
                 .iter()
                 .flat_map(|s| s.segments.iter().flatten())
                 .map(|&(_, y)| y)
+                .chain(self.references.iter().map(|r| r.y))
                 .filter(|y| y.is_finite())
         };
         let data_max = ys().fold(0.0f64, f64::max);
@@ -240,9 +258,9 @@ impl Chart {
         let py = |y: f64| MT + (1.0 - scale.frac(y)) * ph;
 
         let mut x_ticks: Vec<(f64, String)> = Vec::new();
-        match self.x {
+        match &self.x {
             XAxis::Percentile { decades } => {
-                for d in 0..=decades.max(1) {
+                for d in 0..=(*decades).max(1) {
                     x_ticks.push((f64::from(d), percentile_label(d)));
                 }
             }
@@ -250,8 +268,18 @@ impl Chart {
                 let step = seconds_step(x1);
                 let mut t = 0.0;
                 while t <= x1 + 1e-9 {
-                    x_ticks.push((t, seconds_label(t, max)));
+                    x_ticks.push((t, seconds_label(t, *max)));
                     t += step;
+                }
+            }
+            XAxis::Runs { labels } => {
+                // Every k-th run, counted back from the newest so that it is always labelled.
+                let every = labels.len().div_ceil(RUN_LABELS).max(1);
+                let last = labels.len().saturating_sub(1);
+                for (i, label) in labels.iter().enumerate() {
+                    if (last - i).is_multiple_of(every) {
+                        x_ticks.push((i as f64, label.clone()));
+                    }
                 }
             }
         }
@@ -259,6 +287,7 @@ impl Chart {
         let x_title = match self.x {
             XAxis::Percentile { .. } => "percentile",
             XAxis::Seconds { .. } => "time since start",
+            XAxis::Runs { .. } => "run, oldest to newest",
         };
 
         html! {
@@ -311,13 +340,23 @@ impl Chart {
                             }
                         }
                     }
+                    @for r in &self.references {
+                        g.reference data-label=(r.label) {
+                            line x1=(f1(ML)) x2=(f1(W - MR)) y1=(f1(py(r.y))) y2=(f1(py(r.y)))
+                                stroke=(r.color) stroke-width="2" stroke-dasharray="8 4" {}
+                            // A white halo keeps the label legible over the series.
+                            text x=(f1(W - MR - 4.0)) y=(f1(py(r.y) - 4.0)) font-size="11"
+                                text-anchor="end" fill=(r.color) stroke="#fff" stroke-width="3"
+                                paint-order="stroke" { (r.label) }
+                        }
+                    }
                     @if self.is_empty() {
                         text x=(f1(ML + pw / 2.0)) y=(f1(MT + ph / 2.0)) font-size="14" fill="#666" text-anchor="middle" {
                             "no data"
                         }
                     }
                 }
-                @if self.series.len() > 1 || self.band.is_some() {
+                @if self.series.len() > 1 || self.band.is_some() || !self.references.is_empty() {
                     ul.legend {
                         @for s in &self.series {
                             li {
@@ -334,6 +373,15 @@ impl Chart {
                                     rect x="1" y="0" width="20" height="10" fill="#f2cc60" fill-opacity="0.5" {}
                                 }
                                 " " (band.label)
+                            }
+                        }
+                        @for r in &self.references {
+                            li {
+                                svg width="22" height="10" aria-hidden="true" {
+                                    line x1="1" x2="21" y1="5" y2="5" stroke=(r.color) stroke-width="2"
+                                        stroke-dasharray="5 3" {}
+                                }
+                                " " (r.label)
                             }
                         }
                     }
@@ -374,5 +422,30 @@ mod tests {
         assert_eq!(percentile_label(4), "99.99%");
         assert!((percentile_x(0.999) - 3.0).abs() < 1e-9);
         assert_eq!(seconds_label(90.0, 600.0), "1:30");
+    }
+
+    #[test]
+    fn a_run_axis_labels_the_newest_run_and_reaches_the_reference_line() {
+        let chart = Chart {
+            title: "t".into(),
+            y_unit: "ms".into(),
+            x: XAxis::Runs {
+                labels: (1..=30).map(|i| format!("#{i}")).collect(),
+            },
+            series: vec![Series::new("p95", 1, vec![(0.0, 10.0), (29.0, 20.0)])],
+            band: None,
+            note: None,
+            y_log: false,
+            references: vec![Reference {
+                y: 300.0,
+                label: "p95 < 300ms".into(),
+                color: "#bf3989",
+            }],
+        };
+        let svg = chart.render().into_string();
+        assert!(svg.contains("data-label=\"p95 &lt; 300ms\""), "{svg}");
+        assert!(matches!(chart.y_scale(), YScale::Linear { max, .. } if max >= 300.0));
+        assert!(svg.contains(">#30<") && svg.contains(">#27<"));
+        assert!(!svg.contains(">#29<"), "not every run is labelled");
     }
 }
