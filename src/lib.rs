@@ -60,13 +60,16 @@
 //! - Acceptance runs: [`RunOptions`] → [`run`] → [`RunOutcome`] (or [`run_main`] for
 //!   a `main`), [`RunError`]; the World [`GoldenWorld`].
 //! - Load runs: [`load::LoadRunOptions`] → [`load::run`] → [`load::LoadOutcome`]; the
-//!   engine alone ([`load::run_users`]) for a World of one's own ([`load::VirtualUser`]).
+//!   engine alone ([`load::run_users`]) for a World of one's own ([`load::VirtualUser`]);
+//!   a run split across processes ([`load::Shard`]) and added back up ([`load::merge`]);
+//!   its figures sent to Prometheus ([`load::PrometheusConfig`]).
 //! - The stack's API as configuration: [`Config`] (the file), [`contract::Contract`]
 //!   (what the client takes), [`Target`] / [`TargetChoice`] (which stack).
 //! - The one client: [`client::StackClient`] and its sockets.
 //! - What is below both modes: [`session`] (preflight, starting the stack, restarts)
 //!   and [`provision`] (images and containers with no registry).
-//! - Results: [`summary::RunSummary`] and the writers in [`report`].
+//! - Results: [`summary::RunSummary`] and the writers in [`report`] (one run's pages,
+//!   [`report::compare`] of two, [`report::history`] of many).
 //!
 //! Nothing here touches the process unless asked: no signal handler unless
 //! [`RunOptions::handle_interrupts`] (set by [`run_main`] and the binary), no reading of
