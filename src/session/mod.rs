@@ -245,9 +245,7 @@ pub fn git_commit(repository: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// This machine's host name, as the report shows it.
+/// This machine's host name, as the report shows it (the one the stacks' labels carry).
 pub fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".to_owned())
+    crate::provision::host_name()
 }
