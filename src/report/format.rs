@@ -62,12 +62,14 @@ pub(crate) fn duration_s(s: f64) -> String {
     duration_us((s.max(0.0) * 1e6).round() as u64)
 }
 
-/// `errors / count` as a percentage, `0` when nothing was counted.
+/// Failures in percent of all attempts: `count` is a distribution's successful samples
+/// and `errors` its failures, as the thresholds' `error_rate` counts them.
 pub(crate) fn error_rate(errors: u64, count: u64) -> f64 {
-    if count == 0 {
+    let total = count + errors;
+    if total == 0 {
         0.0
     } else {
-        errors as f64 * 100.0 / count as f64
+        errors as f64 * 100.0 / total as f64
     }
 }
 
@@ -137,6 +139,14 @@ pub(crate) fn tail(s: &str, max_lines: usize, max_bytes: usize) -> (String, usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_error_rate_counts_failures_among_all_attempts() {
+        assert_eq!(error_rate(1, 3), 25.0, "1 failed beside 3 passed");
+        assert_eq!(error_rate(2, 0), 100.0, "nothing passed");
+        assert_eq!(error_rate(0, 7), 0.0);
+        assert_eq!(error_rate(0, 0), 0.0, "nothing measured");
+    }
 
     #[test]
     fn latencies_read_at_their_size() {
