@@ -74,6 +74,13 @@ async fn a_team_repository_runs_its_own_step_and_goldenpaths_features_from_its_c
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
             .unwrap();
+    assert!(
+        summary["environment"]["image_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("sha256:")),
+        "the report names the image that ran by its id: {}",
+        summary["environment"]
+    );
     let scenarios: Vec<(String, String)> = summary["features"]
         .as_array()
         .unwrap()

@@ -429,6 +429,20 @@ pub async fn image_exists(docker: &Docker, reference: &str) -> Result<bool> {
     }
 }
 
+/// The engine's id of a local image (`sha256:…`), for the report: a tag can move, the id
+/// names exactly what ran.
+pub async fn image_id(reference: &str) -> Result<Option<String>> {
+    let docker = engine::connect().await?;
+    match docker.inspect_image(reference).await {
+        Ok(inspect) => Ok(inspect.id),
+        Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }) => Ok(None),
+        Err(source) => Err(ProvisionError::engine(format!("inspect image {reference}"))(source)),
+    }
+}
+
 /// One entry of an in-memory build context: a file, or a directory (`data` empty).
 pub(crate) struct ContextFile {
     path: String,

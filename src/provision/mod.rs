@@ -42,6 +42,6 @@ pub use error::ProvisionError;
 pub use harness_image::{HARNESS_IMAGE, HARNESS_UID, HarnessImage, build_harness_image};
 pub use image::{
     CONTAINER_PORT, ImageSource, SCRATCH_DOCKERFILE, StackImage, ensure_image, ensure_prebuilt,
-    ensure_reference_image,
+    ensure_reference_image, image_id,
 };
 pub use stack_env::{DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, StackEnv};

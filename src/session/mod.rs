@@ -168,6 +168,9 @@ pub async fn start(
             };
             let image = provision::ensure_image(&source).await?;
             environment.image = Some(image.reference());
+            environment.image_id = provision::image_id(&image.reference())
+                .await
+                .unwrap_or_default();
             let factory = StackFactory::new(image, &contract, target, run_id);
             let shared = factory.start().await?;
             (shared, Some(factory))
