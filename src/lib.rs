@@ -85,6 +85,7 @@ pub mod contract;
 pub mod load;
 pub mod provision;
 pub mod report;
+mod rule;
 pub mod session;
 pub mod summary;
 

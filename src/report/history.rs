@@ -852,47 +852,35 @@ enum Limit {
     MisdeliveredEvents(f64),
 }
 
-/// Reads a rule such as `p95 < 300ms`, `error_rate < 1%` or `throughput >= 50/s` (as the
-/// load mode writes them); None for anything no chart shows (`errors < 10`, `p75 < 1s`).
+/// Reads a rule such as `p95 < 300ms`, `error_rate < 1%` or `throughput >= 50/s` with
+/// the load mode's own parser ([`crate::rule::Rule`]); None for anything no chart shows
+/// (`errors < 10`, `p75 < 1s`).
 fn parse_rule(rule: &str) -> Option<Limit> {
-    let rule = rule.trim();
-    let (at, op) = ["<=", ">=", "==", "!=", "<", ">"]
-        .iter()
-        .filter_map(|op| rule.find(op).map(|i| (i, *op)))
-        .min_by_key(|(i, op)| (*i, std::cmp::Reverse(op.len())))?;
-    let metric = rule[..at].trim();
-    let value = rule[at + op.len()..].trim();
-    let number = |v: &str| v.trim().parse::<f64>().ok().filter(|v| v.is_finite());
-    let latency = |lat: Lat| {
-        let (num, scale) = [
-            ("us", 0.001),
-            ("µs", 0.001),
-            ("ms", 1.0),
-            ("s", 1000.0),
-            ("m", 60_000.0),
-        ]
-        .iter()
-        .find_map(|(unit, scale)| value.strip_suffix(unit).map(|n| (n, *scale)))?;
-        Some(Limit::Latency(lat, number(num)? * scale))
-    };
-    match metric {
-        "min" => latency(Lat::Min),
-        "p50" => latency(Lat::P50),
-        "p90" => latency(Lat::P90),
-        "p95" => latency(Lat::P95),
-        "p99" => latency(Lat::P99),
-        "p99.9" | "p999" => latency(Lat::P999),
-        "max" => latency(Lat::Max),
-        "mean" | "avg" => latency(Lat::Mean),
-        "error_rate" => Some(Limit::ErrorRate(match value.strip_suffix('%') {
-            Some(pct) => number(pct)?,
-            None => number(value)? * 100.0,
-        })),
-        "throughput" | "rps" => Some(Limit::Throughput(number(
-            value.strip_suffix("/s").unwrap_or(value),
-        )?)),
-        "lost_messages" => Some(Limit::LostMessages(number(value)?)),
-        "misdelivered_events" => Some(Limit::MisdeliveredEvents(number(value)?)),
+    use crate::rule::{Bound, Metric, Rule};
+    let rule: Rule = rule.parse().ok()?;
+    let ms = |us: u64| us as f64 / 1000.0;
+    match (rule.metric, rule.bound) {
+        (Metric::Quantile(q), Bound::Micros(us)) => {
+            let lat = match q {
+                500 => Lat::P50,
+                900 => Lat::P90,
+                950 => Lat::P95,
+                990 => Lat::P99,
+                999 => Lat::P999,
+                _ => return None,
+            };
+            Some(Limit::Latency(lat, ms(us)))
+        }
+        (Metric::Min, Bound::Micros(us)) => Some(Limit::Latency(Lat::Min, ms(us))),
+        (Metric::Max, Bound::Micros(us)) => Some(Limit::Latency(Lat::Max, ms(us))),
+        (Metric::Mean, Bound::Micros(us)) => Some(Limit::Latency(Lat::Mean, ms(us))),
+        // Parts per million to percent.
+        (Metric::ErrorRate, Bound::Ppm(ppm)) => Some(Limit::ErrorRate(ppm as f64 / 10_000.0)),
+        (Metric::Throughput, Bound::MilliPerSecond(m)) => {
+            Some(Limit::Throughput(m as f64 / 1000.0))
+        }
+        (Metric::LostMessages, Bound::Count(n)) => Some(Limit::LostMessages(n as f64)),
+        (Metric::MisdeliveredEvents, Bound::Count(n)) => Some(Limit::MisdeliveredEvents(n as f64)),
         _ => None,
     }
 }
