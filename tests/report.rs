@@ -11,7 +11,6 @@
 //! - Benchmark: `cargo test --release --test report -- --ignored --nocapture bench`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use goldenpath::report::{self, Change, Tolerance, compare};
@@ -19,6 +18,9 @@ use goldenpath::summary::*;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+
+mod common;
+use common::browser::{Screenshot, assert_self_contained, run_chromium};
 
 const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
 
@@ -546,29 +548,6 @@ fn small_load() -> LoadShape {
 // HTML checks
 // ---------------------------------------------------------------------------------------
 
-/// The page must not fetch anything: no http(s) src/href, no @import, no url(http…).
-fn assert_self_contained(html: &str) {
-    let lower = html.to_ascii_lowercase();
-    for bad in [
-        "src=\"http",
-        "src='http",
-        "href=\"http",
-        "href='http",
-        "@import",
-        "url(http",
-        "url(\"http",
-        "url('http",
-        "<script",
-        "<link",
-        "<img",
-        "<iframe",
-        "src=\"//",
-        "href=\"//",
-    ] {
-        assert!(!lower.contains(bad), "report.html contains `{bad}`");
-    }
-}
-
 fn escaped(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -764,119 +743,6 @@ fn rebuild_regenerates_the_same_pages_from_summary_json() {
 // ---------------------------------------------------------------------------------------
 // Chromium: what a person sees
 // ---------------------------------------------------------------------------------------
-
-fn chromium() -> PathBuf {
-    if let Ok(p) = std::env::var("GOLDENPATH_CHROMIUM") {
-        return PathBuf::from(p);
-    }
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        if let Ok(out) = Command::new("which").arg(name).output()
-            && out.status.success()
-        {
-            return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        }
-    }
-    panic!(
-        "headless Chromium is needed to check what report.html looks like, and none was found.\n\
-         Install it with `apt-get update && apt-get install -y chromium` (CI does), \
-         or point GOLDENPATH_CHROMIUM at a Chromium binary."
-    );
-}
-
-/// Runs Chromium headless with `args` on `page`, killing it after a minute.
-fn run_chromium(args: &[String], page: &Path) -> std::process::Output {
-    let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-        ])
-        .arg("--no-first-run")
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child.wait_with_output().unwrap()
-}
-
-struct Screenshot {
-    width: usize,
-    height: usize,
-    rgb: Vec<u8>,
-}
-
-impl Screenshot {
-    fn take(page: &Path, out: &Path, width: u32, height: u32) -> Screenshot {
-        let _ = std::fs::remove_file(out);
-        let output = run_chromium(
-            &[
-                format!("--screenshot={}", out.display()),
-                format!("--window-size={width},{height}"),
-            ],
-            page,
-        );
-        assert!(
-            out.is_file(),
-            "chromium wrote no screenshot: {}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(out).unwrap()));
-        let mut reader = decoder.read_info().unwrap();
-        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-        let info = reader.next_frame(&mut buf).unwrap();
-        let channels = info.color_type.samples();
-        assert!(channels >= 3, "{:?}", info.color_type);
-        let rgb = buf[..info.buffer_size()]
-            .chunks(channels)
-            .flat_map(|px| [px[0], px[1], px[2]])
-            .collect();
-        Screenshot {
-            width: info.width as usize,
-            height: info.height as usize,
-            rgb,
-        }
-    }
-
-    /// Pixels within `tol` (sum of channel differences) of `hex`, in rows `y0..y1`.
-    fn count(&self, hex: &str, tol: i32, rows: std::ops::Range<usize>) -> usize {
-        let c = u32::from_str_radix(hex.trim_start_matches('#'), 16).unwrap();
-        let (r, g, b) = (
-            (c >> 16) as i32,
-            ((c >> 8) & 0xff) as i32,
-            (c & 0xff) as i32,
-        );
-        rows.take_while(|y| *y < self.height)
-            .map(|y| {
-                let row = &self.rgb[y * self.width * 3..(y + 1) * self.width * 3];
-                row.chunks(3)
-                    .filter(|p| {
-                        (p[0] as i32 - r).abs() + (p[1] as i32 - g).abs() + (p[2] as i32 - b).abs()
-                            <= tol
-                    })
-                    .count()
-            })
-            .sum()
-    }
-}
 
 /// Where screenshots are kept for a person to look at after the run.
 fn screenshot_dir() -> PathBuf {

@@ -4,6 +4,7 @@
 //! Each test file that uses it declares `mod common;`; not every file uses every item.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod faults;
 
 use std::net::SocketAddr;
