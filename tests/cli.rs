@@ -185,6 +185,50 @@ fn a_bad_shape_is_one_clear_line_before_anything_starts() {
 }
 
 #[test]
+fn bad_shard_and_remote_write_settings_are_one_line_before_any_stack() {
+    // Each is refused before the (unreachable) stack is even asked.
+    let stack = [
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--users",
+        "1",
+        "--duration",
+        "1s",
+    ];
+    for (flags, words) in [
+        (
+            vec!["--shard", "3/2"],
+            vec!["shard index 3 is out of range for 2 shards"],
+        ),
+        (
+            vec!["--shard", "1/2"],
+            vec!["needs the run id every shard shares"],
+        ),
+        (
+            vec!["--prometheus-remote-write", "notaurl"],
+            vec!["load.prometheus.remote_write_url \"notaurl\" is not a URL"],
+        ),
+        (
+            vec!["--shard", "0/2", "--run-id", "x", "--start-at", "tomorrow"],
+            vec!["--start-at \"tomorrow\" is not an RFC 3339 instant"],
+        ),
+    ] {
+        let mut args = vec!["load"];
+        args.extend(flags);
+        args.extend(stack);
+        let out = goldenpath(&args, &[]);
+        assert_clear_error(&out, &words);
+        let (_, stderr) = text(&out);
+        assert!(
+            !stderr.contains("cannot reach the stack"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let out = goldenpath(&["merge", "/nonexistent", "--run-dir", "/tmp/unused"], &[]);
+    assert_clear_error(&out, &["no shard results"]);
+}
+
+#[test]
 fn unreachable_base_url_is_named() {
     // Port 9 (discard) on loopback: nothing listens there.
     let out = goldenpath(

@@ -165,6 +165,9 @@ pub enum LoadError {
     /// for a target that cannot be restarted.
     #[error("load profile: {0}")]
     Profile(String),
+    /// A setting of `[load]` beyond the profile is wrong (e.g. `[load.prometheus]`).
+    #[error("{0}")]
+    Config(String),
     /// The features cannot be planned (preflight error, bad tag expression, no scenario).
     #[error(transparent)]
     Plan(#[from] super::plan::PlanError),
@@ -280,7 +283,7 @@ pub async fn run_users<W: VirtualUser>(
     let parallelism = std::thread::available_parallelism().map_or(1, usize::from);
     let shape = Shape::resolve(&profile, parallelism, opts.shard).map_err(LoadError::Profile)?;
     if let Some(prometheus) = &opts.config.prometheus {
-        prometheus.check().map_err(LoadError::Profile)?;
+        prometheus.check().map_err(LoadError::Config)?;
     }
     if shape.restart_at.is_some() && restart.is_none() {
         return Err(LoadError::Profile(

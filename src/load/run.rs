@@ -61,6 +61,10 @@ where
         provenance,
         handle_interrupts,
     } = opts;
+    // A bad setting is said before any stack is started or reached.
+    if let Some(prometheus) = &load.config.prometheus {
+        prometheus.check().map_err(LoadError::Config)?;
+    }
     let run_id = provision::new_run_id();
     let (context, environment) =
         session::start(&contract, &target, &provenance, &run_id, &load.run_dir).await?;
