@@ -404,13 +404,7 @@ async fn load(args: LoadArgs) -> ExitCode {
     if let Some(url) = &args.prometheus_remote_write {
         match &mut load_config.prometheus {
             Some(p) => p.remote_write_url = url.clone(),
-            None => {
-                load_config.prometheus = Some(goldenpath::load::PrometheusConfig {
-                    remote_write_url: url.clone(),
-                    push_interval: std::time::Duration::from_secs(5),
-                    labels: Default::default(),
-                })
-            }
+            None => load_config.prometheus = Some(goldenpath::load::PrometheusConfig::new(url)),
         }
     }
     let mut opts = LoadRunOptions::new(config.contract, config.target, load_config, run_dir);

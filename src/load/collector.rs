@@ -74,8 +74,6 @@ pub struct Collector {
     pub remote: Option<super::remote_write::RemoteWriter>,
     /// The backend is being restarted (for remote write's gauge).
     pub restarting: bool,
-    /// The last second that became final.
-    pub last_index: Option<u64>,
 }
 
 impl Collector {
@@ -102,7 +100,6 @@ impl Collector {
             write_error: None,
             remote: None,
             restarting: false,
-            last_index: None,
             names,
         };
         c.open(&SeriesKey::Scenario)?;
@@ -184,7 +181,6 @@ impl Collector {
             p95_us: q(0.95),
             p99_us: q(0.99),
         });
-        self.last_index = Some(f.index);
         if let Some(remote) = &mut self.remote {
             remote.observe(
                 &f,

@@ -47,7 +47,7 @@ use super::plan::Plan;
 use super::progress::{Progress, ProgressMode};
 use super::remote_write::RemoteWriter;
 use super::restart::{RestartClock, RestartTally, RestartTarget, UserRestart};
-use super::schedule::{IterationBudget, Model, Shape};
+use super::schedule::{self, IterationBudget, Model, Shape};
 use super::shard::Shard;
 use super::vu::{LedgerCheck, VirtualUser};
 
@@ -259,11 +259,6 @@ impl ScheduleStart {
             wait,
         })
     }
-
-    /// The wait, when long enough to say so.
-    fn wait_announced(&self) -> Option<Duration> {
-        (self.wait > LATE).then(|| Duration::from_secs(self.wait.as_secs()))
-    }
 }
 
 /// Runs the selected scenarios as load, writes `summary.json` and the `.hlog` files in
@@ -304,25 +299,28 @@ pub async fn run_users<W: VirtualUser>(
     std::fs::create_dir_all(&opts.run_dir).map_err(output_err)?;
 
     let schedule_start = ScheduleStart::at(opts.start_at)?;
-    if let Some(wait) = schedule_start.wait_announced() {
-        eprintln!(
-            "goldenpath: shard {} waits {} for the shared start at {}",
-            shape.shard,
-            humantime::format_duration(wait),
-            opts.start_at
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_default()
-        );
-    } else if schedule_start.lateness > LATE {
-        eprintln!(
-            "goldenpath: shard {} starts {} late for the shared start at {}",
-            shape.shard,
-            humantime::format_duration(Duration::from_secs(schedule_start.lateness.as_secs())),
-            opts.start_at
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_default()
-        );
+    if let Some(at) = opts.start_at {
+        let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let secs = |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs()));
+        if schedule_start.wait > LATE {
+            eprintln!(
+                "goldenpath: shard {} waits {} for the shared start at {at}",
+                shape.shard,
+                secs(schedule_start.wait)
+            );
+        } else if schedule_start.lateness > LATE {
+            eprintln!(
+                "goldenpath: shard {} starts {} late for the shared start at {at}",
+                shape.shard,
+                secs(schedule_start.lateness)
+            );
+        }
     }
+    let run_id = opts.run_id.clone().unwrap_or_else(|| {
+        opts.run_dir
+            .file_name()
+            .map_or_else(|| "load".to_owned(), |n| n.to_string_lossy().into_owned())
+    });
     let _quiet = QuietPanics::install();
     let started_wall = chrono::Utc::now();
     let start = schedule_start.instant;
@@ -342,11 +340,6 @@ pub async fn run_users<W: VirtualUser>(
     )
     .map_err(output_err)?;
     if let Some(prometheus) = &opts.config.prometheus {
-        let run_id = opts.run_id.clone().unwrap_or_else(|| {
-            opts.run_dir
-                .file_name()
-                .map_or_else(|| "load".to_owned(), |n| n.to_string_lossy().into_owned())
-        });
         collector.remote = Some(RemoteWriter::start(
             prometheus,
             &run_id,
@@ -452,11 +445,7 @@ pub async fn run_users<W: VirtualUser>(
     }
     collector.finish();
     let remote_write = match collector.remote.take() {
-        Some(remote) => Some(
-            remote
-                .finish(collector.last_index, collector.restarting)
-                .await,
-        ),
+        Some(remote) => Some(remote.finish(collector.restarting).await),
         None => None,
     };
     let finished_wall = chrono::Utc::now();
@@ -496,7 +485,7 @@ pub async fn run_users<W: VirtualUser>(
         interrupted,
         environment: opts.environment.clone(),
         run_dir: &opts.run_dir,
-        run_id: opts.run_id.clone(),
+        run_id,
         start_at: opts.start_at,
         schedule_start_wall: start_wall,
         lateness: schedule_start.lateness,
@@ -671,7 +660,7 @@ async fn worker_main<W: VirtualUser>(setup: WorkerSetup<W>) -> WorkerFinal {
                 .into_iter()
                 .map(|index| {
                     let vu = new_vu(index);
-                    let offset = super::schedule::ramp_offset(index, total, ramp_up);
+                    let offset = schedule::ramp_offset(index, total, ramp_up);
                     tokio::task::spawn_local(closed_user(vu, worker.clone(), offset))
                 })
                 .collect();

@@ -47,7 +47,7 @@ pub struct RunFacts<'a> {
     pub environment: Environment,
     pub run_dir: &'a Path,
     /// The shared run id (`--run-id`), else the run directory's name.
-    pub run_id: Option<String>,
+    pub run_id: String,
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When the schedule started (what the interval logs count from).
     pub schedule_start_wall: std::time::SystemTime,
@@ -255,11 +255,7 @@ pub fn build(f: &RunFacts<'_>, c: &Collector) -> Built {
             shard.share(max_users),
         ),
     };
-    let run_id = f.run_id.clone().unwrap_or_else(|| {
-        f.run_dir
-            .file_name()
-            .map_or_else(|| "load".to_owned(), |n| n.to_string_lossy().into_owned())
-    });
+    let run_id = f.run_id.clone();
     let millis =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let shard_info = shard.is_split().then(|| ShardInfo {

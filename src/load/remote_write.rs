@@ -17,6 +17,7 @@
 //! warning and counts in `summary.json`, never a failed run.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -52,6 +53,15 @@ fn default_push_interval() -> Duration {
 }
 
 impl PrometheusConfig {
+    /// Remote write to `url` at the default interval, with no labels of its own.
+    pub fn new(url: impl Into<String>) -> PrometheusConfig {
+        PrometheusConfig {
+            remote_write_url: url.into(),
+            push_interval: default_push_interval(),
+            labels: BTreeMap::new(),
+        }
+    }
+
     /// A configuration error, said in one line, before the run starts.
     pub fn check(&self) -> Result<(), String> {
         let url = url::Url::parse(&self.remote_write_url).map_err(|e| {
@@ -140,12 +150,20 @@ pub(crate) struct RemoteWriter {
     failed: u64,
     dropped_arrivals: u64,
     intervals_in_window: u64,
+    /// The last second observed.
+    last_index: Option<u64>,
     last_end_ms: i64,
     queue: mpsc::Sender<Vec<u8>>,
-    sender: tokio::task::JoinHandle<SenderTally>,
+    sender: tokio::task::JoinHandle<()>,
+    /// What the sender got through, readable even if it is cut off at the end.
+    tally: Arc<Mutex<SenderTally>>,
+    /// Pushes handed to the sender.
+    queued: u64,
+    /// Pushes not handed over: the queue was full.
     queue_full: u64,
 }
 
+/// What the sender task has done so far.
 #[derive(Debug, Default)]
 struct SenderTally {
     sent: u64,
@@ -173,7 +191,8 @@ impl RemoteWriter {
             base.push(("shard".into(), shard));
         }
         let (queue, rx) = mpsc::channel(QUEUE);
-        let sender = tokio::spawn(send_all(config.remote_write_url.clone(), rx));
+        let tally = Arc::new(Mutex::new(SenderTally::default()));
+        let sender = tokio::spawn(send_all(config.remote_write_url.clone(), rx, tally.clone()));
         RemoteWriter {
             url: config.remote_write_url.clone(),
             every: config.push_interval.as_secs().max(1),
@@ -187,9 +206,12 @@ impl RemoteWriter {
             failed: 0,
             dropped_arrivals: 0,
             intervals_in_window: 0,
+            last_index: None,
             last_end_ms: 0,
             queue,
             sender,
+            tally,
+            queued: 0,
             queue_full: 0,
         }
     }
@@ -213,14 +235,16 @@ impl RemoteWriter {
         self.failed += f.counters.iterations_failed;
         self.dropped_arrivals += f.counters.dropped;
         self.intervals_in_window += 1;
+        self.last_index = Some(f.index);
         if self.intervals_in_window >= self.every {
-            let end =
-                self.run_start + metrics::INTERVAL * u32::try_from(f.index + 1).unwrap_or(u32::MAX);
-            self.push(end, active_users, restarting);
+            self.push(active_users, restarting);
         }
     }
 
-    fn push(&mut self, end: SystemTime, active_users: u64, restarting: bool) {
+    /// Sends what the window holds, stamped at the end of the last second observed.
+    fn push(&mut self, active_users: u64, restarting: bool) {
+        let seconds = self.last_index.map_or(0, |i| i + 1);
+        let end = self.run_start + metrics::INTERVAL * u32::try_from(seconds).unwrap_or(u32::MAX);
         // The window's end, but never in the future (the run's last second may not be
         // over yet when it ends), where a query at "now" would not see it.
         let mut ts = end
@@ -289,8 +313,9 @@ impl RemoteWriter {
             Ok(c) => c,
             Err(_) => return,
         };
-        if self.queue.try_send(compressed).is_err() {
-            self.queue_full += 1;
+        match self.queue.try_send(compressed) {
+            Ok(()) => self.queued += 1,
+            Err(_) => self.queue_full += 1,
         }
     }
 
@@ -341,49 +366,42 @@ impl RemoteWriter {
     }
 
     /// The run is over: the last (partial) window is pushed and the queue given a few
-    /// seconds to drain; what is still queued then is counted as dropped.
-    pub(crate) async fn finish(
-        mut self,
-        last_index: Option<u64>,
-        restarting: bool,
-    ) -> RemoteWriteResult {
+    /// seconds to drain; what was not sent by then counts as dropped.
+    pub(crate) async fn finish(mut self, restarting: bool) -> RemoteWriteResult {
         if self.intervals_in_window > 0 {
-            let end = self.run_start
-                + metrics::INTERVAL
-                    * u32::try_from(last_index.map_or(0, |i| i + 1)).unwrap_or(u32::MAX);
-            self.push(end, 0, restarting);
+            self.push(0, restarting);
         }
-        let pushes_queued = QUEUE - self.queue.capacity();
         drop(self.queue);
-        let tally = match tokio::time::timeout(FINAL_WAIT, &mut self.sender).await {
-            Ok(Ok(t)) => t,
-            _ => {
-                self.sender.abort();
-                SenderTally {
-                    failed: 0,
-                    sent: 0,
-                    last_error: Some(format!(
-                        "{pushes_queued} push(es) still queued after {}s",
-                        FINAL_WAIT.as_secs()
-                    )),
-                }
-            }
-        };
+        let drained = tokio::time::timeout(FINAL_WAIT, &mut self.sender)
+            .await
+            .is_ok();
+        if !drained {
+            self.sender.abort();
+        }
+        let tally = std::mem::take(&mut *self.tally.lock().unwrap_or_else(PoisonError::into_inner));
+        let unsent = self.queued.saturating_sub(tally.sent + tally.failed);
         RemoteWriteResult {
             url: self.url,
             pushes_sent: tally.sent,
             pushes_failed: tally.failed,
-            pushes_dropped: self.queue_full,
-            last_error: tally.last_error,
+            pushes_dropped: self.queue_full + unsent,
+            last_error: if drained {
+                tally.last_error
+            } else {
+                Some(format!(
+                    "{unsent} push(es) not sent {}s after the run",
+                    FINAL_WAIT.as_secs()
+                ))
+            },
         }
     }
 }
 
 /// The sender task: one push at a time, each bounded by [`PUSH_TIMEOUT`].
-async fn send_all(url: String, mut rx: mpsc::Receiver<Vec<u8>>) -> SenderTally {
+async fn send_all(url: String, mut rx: mpsc::Receiver<Vec<u8>>, tally: Arc<Mutex<SenderTally>>) {
     let connector = crate::client::transport_connector(PUSH_TIMEOUT);
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    let mut tally = SenderTally::default();
+    let mut warned = false;
     while let Some(body) = rx.recv().await {
         let request = http::Request::post(&url)
             .header(http::header::CONTENT_ENCODING, "snappy")
@@ -394,15 +412,8 @@ async fn send_all(url: String, mut rx: mpsc::Receiver<Vec<u8>>) -> SenderTally {
                 concat!("goldenpath/", env!("CARGO_PKG_VERSION")),
             )
             .body(Full::new(Bytes::from(body)));
-        let request = match request {
-            Ok(r) => r,
-            Err(e) => {
-                tally.failed += 1;
-                tally.last_error = Some(e.to_string());
-                continue;
-            }
-        };
         let outcome = tokio::time::timeout(PUSH_TIMEOUT, async {
+            let request = request.map_err(|e| e.to_string())?;
             let answer = client
                 .request(request)
                 .await
@@ -425,10 +436,12 @@ async fn send_all(url: String, mut rx: mpsc::Receiver<Vec<u8>>) -> SenderTally {
         })
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {}s", PUSH_TIMEOUT.as_secs())));
+        let mut tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
         match outcome {
             Ok(()) => tally.sent += 1,
             Err(e) => {
-                if tally.failed == 0 {
+                if !warned {
+                    warned = true;
                     tracing::warn!("Prometheus remote write to {url} failed: {e}");
                 }
                 tally.failed += 1;
@@ -436,5 +449,4 @@ async fn send_all(url: String, mut rx: mpsc::Receiver<Vec<u8>>) -> SenderTally {
             }
         }
     }
-    tally
 }
