@@ -17,32 +17,8 @@ use goldenpath::load::hlog::HlogWriter;
 use goldenpath::report::{self, HistoryOptions};
 use goldenpath::summary::*;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// xorshift64*: deterministic samples without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// A latency in µs around `median_us`, with a long right tail.
-    fn latency(&mut self, median_us: u64) -> u64 {
-        let factor = (-(1.0 - self.unit()).ln()).powf(1.5) * 1.4;
-        ((median_us as f64) * factor).max(50.0) as u64
-    }
-}
+mod common;
+use common::{Rng, env_number as env_usize};
 
 const CONFIG: &str = "[target]\nimage = \"agent-stack:bench\"\n\n[load.profiles.nightly]\nusers = 1000\nduration = \"10m\"\n";
 const STEPS: usize = 10;
