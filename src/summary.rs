@@ -73,6 +73,18 @@ pub enum Verdict {
     Incomplete,
 }
 
+impl Verdict {
+    /// The word every report shows, as `summary.json` spells it: `PASS`, `FAIL`,
+    /// `INCOMPLETE`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Incomplete => "INCOMPLETE",
+        }
+    }
+}
+
 /// What was tested, where, by what.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, JsonSchema)]
 pub struct Environment {

@@ -742,12 +742,7 @@ pub fn render_text(s: &RunSummary) -> String {
         super::thresholds::format_micros(l.scenario.p99_us)
     );
     t.push_str(&outcome::threshold_lines(&l.thresholds));
-    let word = match s.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Incomplete => "INCOMPLETE",
-    };
-    let _ = writeln!(t, "verdict: {word}");
+    let _ = writeln!(t, "verdict: {}", s.verdict.word());
     for r in &s.reasons {
         let _ = writeln!(t, "  - {r}");
     }

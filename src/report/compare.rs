@@ -374,14 +374,6 @@ fn status_word(s: Option<Status>) -> &'static str {
     }
 }
 
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Incomplete => "INCOMPLETE",
-    }
-}
-
 impl Comparison {
     /// True when anything got worse than the tolerance allows: the caller exits non-zero.
     pub fn has_regression(&self) -> bool {
@@ -468,9 +460,9 @@ impl Comparison {
         out.push_str(&format!(
             "## {icon}: {} ({}) → {} ({})\n\n{}. Tolerance: {}.\n\n",
             markdown::code(&self.base_run),
-            verdict_word(self.base_verdict),
+            self.base_verdict.word(),
             markdown::code(&self.current_run),
-            verdict_word(self.current_verdict),
+            self.current_verdict.word(),
             self.tally(),
             self.tolerance_words()
         ));
@@ -563,9 +555,9 @@ impl fmt::Display for Comparison {
                 "no regression"
             },
             self.base_run,
-            verdict_word(self.base_verdict),
+            self.base_verdict.word(),
             self.current_run,
-            verdict_word(self.current_verdict),
+            self.current_verdict.word(),
         )?;
         writeln!(f, "{}; tolerance: {}", self.tally(), self.tolerance_words())?;
         let rows = self.scenario_rows();

@@ -443,14 +443,6 @@ fn kind_word(kind: RunKind) -> &'static str {
     }
 }
 
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Incomplete => "INCOMPLETE",
-    }
-}
-
 fn target_of(s: &RunSummary) -> String {
     let env = &s.environment;
     match (&env.image, &env.base_url) {
@@ -723,7 +715,7 @@ fn verdict_row(runs: &[Run]) -> Row {
                     Verdict::Fail => State::Failed,
                     Verdict::Incomplete => State::Incomplete,
                 };
-                let mut note = format!("{} {}", verdict_word(s.verdict), s.run_id);
+                let mut note = format!("{} {}", s.verdict.word(), s.run_id);
                 if let Some(reason) = s.reasons.first() {
                     let _ = write!(note, ": {}", first_line(reason, MESSAGE_CHARS));
                 }
@@ -1477,7 +1469,7 @@ fn verdict_badge(v: Verdict) -> Markup {
         Verdict::Fail => "badge failed",
         Verdict::Incomplete => "badge skipped",
     };
-    html! { span class=(class) { (verdict_word(v)) } }
+    html! { span class=(class) { (v.word()) } }
 }
 
 fn group_section(v: &GroupView) -> Markup {
@@ -1588,7 +1580,7 @@ fn grid(v: &GroupView, rows: &[Row], what: &str, flaky: bool) -> Markup {
                         th.name { (what) }
                         @for c in &v.columns {
                             th.run.newest[c.number == newest]
-                                title={ "#" (c.number) " " (c.run_id) ", started " (c.started_at) ", " (verdict_word(c.verdict)) } {
+                                title={ "#" (c.number) " " (c.run_id) ", started " (c.started_at) ", " (c.verdict.word()) } {
                                 span { "#" (c.number) " " (c.day) }
                             }
                         }
@@ -1679,7 +1671,7 @@ fn render_markdown(page: &Page<'_>) -> String {
         let _ = writeln!(
             out,
             "; newest: {} {} ({})\n",
-            verdict_word(newest.verdict),
+            newest.verdict.word(),
             code(&newest.run_id),
             text(&newest.started_at)
         );

@@ -10,7 +10,7 @@ use super::charts;
 use super::format::{count, duration_s, duration_us, error_rate, event_name, ms, percent, tail};
 use crate::summary::{
     Distribution, FeatureResult, LoadResult, RestartWindow, RunKind, RunSummary, ScenarioResult,
-    Status, ThresholdResult, Verdict,
+    Status, ThresholdResult,
 };
 
 /// Per failing scenario, at most this much of the stack's log tail…
@@ -28,11 +28,7 @@ const CSS: &str = include_str!("report.css");
 /// The whole page. `run_dir` is where the `.hlog` files are looked up; without it the
 /// distribution charts use the summary percentiles.
 pub(crate) fn render(summary: &RunSummary, run_dir: Option<&Path>) -> String {
-    let verdict = match summary.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Incomplete => "INCOMPLETE",
-    };
+    let verdict = summary.verdict.word();
     let kind = match summary.kind {
         RunKind::Acceptance => "acceptance run",
         RunKind::Load => "load run",
